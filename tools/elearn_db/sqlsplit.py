@@ -1,0 +1,84 @@
+"""Split a script into statements with PostgreSQL's own parser (pglast / libpg_query).
+
+Each statement keeps its 1-based start line so errors can point into the file, and whether it
+can run inside a transaction block (Flyway's rule: CREATE/DROP INDEX CONCURRENTLY, VACUUM,
+REINDEX CONCURRENTLY, DETACH PARTITION CONCURRENTLY, CREATE/DROP DATABASE, ALTER SYSTEM,
+CREATE/DROP TABLESPACE, CREATE/DROP SUBSCRIPTION cannot).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pglast
+from pglast import ast
+from pglast.parser import ParseError, split
+
+from .errors import ResolveError
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str
+    line: int
+    transactional: bool
+
+
+def split_statements(text: str, script: str = "<script>") -> list[Statement]:
+    """Return the statements of ``text``; raise ResolveError if even the scanner cannot split it."""
+    try:
+        slices = split(text, with_parser=True, only_slices=True)
+    except ParseError:
+        # Syntax the bundled parser does not know (newer server) or a real error: split with the
+        # PostgreSQL scanner and let the server report any syntax error with its position.
+        try:
+            slices = split(text, with_parser=False, only_slices=True)
+        except ParseError as exc:
+            raise ResolveError(f"{script}: cannot split into statements: {exc}") from exc
+    out = []
+    for sl in slices:
+        stmt = text[sl]
+        if not stmt.strip():
+            continue
+        line = text.count("\n", 0, sl.start) + text.count("\r", 0, sl.start) - text.count("\r\n", 0, sl.start) + 1
+        out.append(Statement(stmt, line, _can_run_in_transaction(stmt)))
+    return out
+
+
+def _can_run_in_transaction(stmt: str) -> bool:
+    try:
+        raws = pglast.parse_sql(stmt)
+    except ParseError:
+        return not _NON_TX_RE.search(stmt)
+    return all(_node_transactional(raw.stmt) for raw in raws)
+
+
+_NON_TX_RE = re.compile(
+    r"^\s*(?:(?:CREATE|DROP)\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY|VACUUM|REINDEX\b.*\bCONCURRENTLY|"
+    r"(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE|SUBSCRIPTION)|ALTER\s+SYSTEM|ALTER\s+TABLE\b.*DETACH\s+PARTITION\b.*CONCURRENTLY)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _node_transactional(node: ast.Node) -> bool:
+    if isinstance(node, ast.IndexStmt):
+        return not node.concurrent
+    if isinstance(node, ast.DropStmt):
+        return not node.concurrent
+    if isinstance(node, ast.VacuumStmt):
+        return not node.is_vacuumcmd
+    if isinstance(node, ast.ReindexStmt):
+        for p in node.params or ():
+            if isinstance(p, ast.DefElem) and p.defname == "concurrently":
+                return False
+        return True
+    if isinstance(node, (ast.CreatedbStmt, ast.DropdbStmt, ast.AlterSystemStmt, ast.CreateTableSpaceStmt,
+                         ast.DropTableSpaceStmt, ast.CreateSubscriptionStmt, ast.DropSubscriptionStmt)):
+        return False
+    if isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            d = getattr(cmd, "def_", None)
+            if isinstance(d, ast.PartitionCmd) and d.concurrent:
+                return False
+    return True
