@@ -182,11 +182,15 @@ class Engine:
         assert self.conn is not None
         if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self.conn.rollback()
+        self._set_session_role()
+        self.conn.execute("select pg_catalog.set_config('search_path', %s, false)", (self._search_path,))
+
+    def _set_session_role(self) -> None:
+        assert self.conn is not None
         if self._role in ("none", ""):
             self.conn.execute("RESET ROLE")
         else:
             self.conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self._role)))
-        self.conn.execute("select pg_catalog.set_config('search_path', %s, false)", (self._search_path,))
 
     def _lock(self) -> None:
         assert self.conn is not None
@@ -484,6 +488,9 @@ class Engine:
                     self._run_callbacks("beforeEachMigrate", inside=True)
                     self._execute(script, statements)
                     elapsed = int((time.monotonic() - start) * 1000)
+                    # The script may have switched role (SET LOCAL ROLE owner); the history row is
+                    # written as the connecting role, inside the same transaction.
+                    self._set_session_role()
                     history.insert(self.conn, self.schema, self.table, version=version,
                                    description=script.description, type="SQL", script=script.script,
                                    checksum=checksum, installed_by=self.installed_by,
