@@ -473,3 +473,16 @@ def test_any_set_of_versions_applies_in_numeric_order(pg: PgServer, tmp_path_fac
         assert got == sorted(versions)
     finally:
         pg.drop_db(name)
+
+
+def test_project_clean_then_migrate_rebuilds_everything(pg: PgServer, db: str) -> None:
+    """Flyway-style clean keeps the schemas and drops their objects; the migrations rebuild on top."""
+    cfg = pg.config(db, cleanDisabled="false")
+    with Engine(cfg) as e:
+        before = len(e.applied())
+        dropped = e.clean(confirmed=True)
+        assert any("audit_log" in d for d in dropped), dropped
+    assert "flyway_schema_history" not in tables(pg, db)
+    with Engine(pg.config(db)) as e:
+        assert len(e.migrate().applied) == before
+        e.validate()

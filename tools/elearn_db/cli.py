@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import lint as lint_mod
 from . import local, render as render_mod, seed as seed_mod
@@ -48,16 +49,7 @@ PlaceholderOpt = typer.Option(None, "--placeholder", "-P", help="NAME=VALUE, ove
 
 def _config(config: Optional[Path], url: Optional[str], user: Optional[str], password: Optional[str],
             placeholders: Optional[list[str]] = None) -> Config:
-    overrides = {"url": url, "user": user, "password": password}
-    if url and not user:
-        overrides["user"] = None
-    cfg = load_config(config, overrides=overrides)
-    if url:
-        # A URL given on the command line carries its own credentials.
-        if not user:
-            cfg.values.pop("user", None)
-        if not password:
-            cfg.values.pop("password", None)
+    cfg = load_config(config, overrides={"url": url, "user": user, "password": password})
     for item in placeholders or []:
         if "=" not in item:
             raise typer.BadParameter(f"--placeholder expects NAME=VALUE, got {item!r}")
@@ -78,6 +70,11 @@ def _fail(exc: ElearnDbError) -> None:
         for p in exc.problems:
             err.print(f"  - {p}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
+
+
+def _log(message: str) -> None:
+    """Progress messages to stderr; they hold file names, so never read as rich markup."""
+    err.print(message, markup=False, highlight=False)
 
 
 def _run(fn):  # type: ignore[no-untyped-def]
@@ -109,7 +106,7 @@ def migrate(config: Optional[Path] = ConfigOpt, url: Optional[str] = UrlOpt, use
         if target:
             cfg.values["target"] = target
         bar, update = _progress_bar()
-        with bar, Engine(cfg, progress=update, log=(lambda m: None) if quiet else (lambda m: err.print(m, highlight=False))) as e:
+        with bar, Engine(cfg, progress=update, log=(lambda m: None) if quiet else _log) as e:
             result = e.migrate()
         if not quiet:
             if result.applied:
@@ -132,12 +129,13 @@ def info(config: Optional[Path] = ConfigOpt, url: Optional[str] = UrlOpt, user: 
         if as_json:
             out.print_json(json.dumps({"migrations": [r.as_dict() for r in rows]}))
         else:
-            t = Table(title=f"Schema history {cfg.default_schema}.{cfg.table}")
+            t = Table(title=Text(f"Schema history {cfg.default_schema}.{cfg.table}"))
             for col in ("Category", "Version", "Description", "Type", "Installed On", "State"):
                 t.add_column(col)
             for r in rows:
-                t.add_row(r.category, r.version or "", r.description, r.type,
-                          r.installed_on.strftime("%Y-%m-%d %H:%M:%S") if r.installed_on else "", r.state)
+                # Text cells: names from files and the database are never read as rich markup.
+                t.add_row(*(Text(v) for v in (r.category, r.version or "", r.description, r.type,
+                          r.installed_on.strftime("%Y-%m-%d %H:%M:%S") if r.installed_on else "", r.state)))
             out.print(t)
         if exit_code and any(r.state in PENDING_STATES | FAILED_STATES for r in rows):
             raise typer.Exit(EXIT_VALIDATION)
@@ -180,7 +178,7 @@ def repair(config: Optional[Path] = ConfigOpt, url: Optional[str] = UrlOpt, user
     def go() -> None:
         with Engine(_config(config, url, user, password, placeholder)) as e:
             for line in e.repair():
-                out.print(line)
+                out.print(line, markup=False, highlight=False)
     _run(go)
 
 
@@ -207,7 +205,7 @@ def up(config: Optional[Path] = ConfigOpt,
         bar, update = _progress_bar()
         with bar:
             res = local.up(cfg, root, seed=seed or None, progress=update,
-                           log=lambda m: err.print(m, highlight=False))
+                           log=_log)
         out.print(f"[bold]{res.server_version}[/] {'started' if res.started else 'already running'}")
         out.print(f"URL: {res.url}")
         out.print(f"Applied versions: {', '.join(res.applied_versions) or 'none'}"

@@ -185,6 +185,8 @@ def parse_url(url: str) -> ConnectionSettings:
         if mapped == "host":
             cs.host = value
         elif mapped == "port":
+            if not value.isdigit():
+                raise ConfigError(f"bad database URL {mask_url(url)!r}: port {value!r} is not a number")
             cs.port = int(value)
         elif mapped == "user":
             cs.user = value
@@ -195,8 +197,17 @@ def parse_url(url: str) -> ConnectionSettings:
     return cs
 
 
+def url_names_user(url: str) -> bool:
+    """Whether ``url`` names a user (``postgresql://user@...`` or ``?user=``); False if it cannot be parsed."""
+    try:
+        return parse_url(url).user is not None
+    except (ConfigError, ValueError):
+        return False
+
+
 def mask_url(url: str) -> str:
-    url = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    # Up to the last '@' before the path: a password may itself hold an unescaped '@'.
+    url = re.sub(r"(://[^:/@]+:)[^/?#]*@", r"\1***@", url)
     return re.sub(r"(?i)(password=)[^&;\s]*", r"\1***", url)
 
 
@@ -311,9 +322,13 @@ def load_config(
             placeholders[name[len("FLYWAY_PLACEHOLDERS_"):].lower()] = value
         elif name in ENV_TO_KEY:
             values[ENV_TO_KEY[name]] = value
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            values[key] = value
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "url" in overrides and url_names_user(overrides["url"]):
+        # A URL that names its user carries its own credentials: the lower layers' user and
+        # password belong to another login. A JDBC URL (no user) replaces only the URL, as Flyway's -url.
+        values.pop("user", None)
+        values.pop("password", None)
+    values.update(overrides)
     return Config(values=values, placeholders=placeholders, base_dir=base_dir, source=source)
 
 

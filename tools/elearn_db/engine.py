@@ -676,7 +676,8 @@ class Engine:
             for (name,) in c.execute(
                     "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
                     " where n.nspname = %s and c.relkind = %s and not c.relispartition"
-                    " and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype in ('e','i','a'))",
+                    " and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass"
+                    " and d.objid = c.oid and (d.deptype = 'e' or (c.relkind = 'S' and d.deptype in ('i', 'a'))))",
                     (schema, kind)).fetchall():
                 c.execute(sql.SQL("DROP {} IF EXISTS {}.{} CASCADE").format(sql.SQL(kinds[kind]), q, sql.Identifier(name)))
                 done.append(f"{kinds[kind].lower()} {schema}.{name}")
