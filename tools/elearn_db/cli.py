@@ -131,7 +131,7 @@ def info(config: Optional[Path] = ConfigOpt, url: Optional[str] = UrlOpt, user: 
         else:
             t = Table(title=Text(f"Schema history {cfg.default_schema}.{cfg.table}"))
             for col in ("Category", "Version", "Description", "Type", "Installed On", "State"):
-                t.add_column(col)
+                t.add_column(col, no_wrap=col != "Description")
             for r in rows:
                 # Text cells: names from files and the database are never read as rich markup.
                 t.add_row(*(Text(v) for v in (r.category, r.version or "", r.description, r.type,

@@ -103,7 +103,7 @@ class Cluster:
             log = ""
             if self.logfile.exists():
                 log = " | log: " + " / ".join(self.logfile.read_text(errors="replace").strip().splitlines()[-5:])
-            raise ServerError(f"{Path(args[0]).name} failed: {' '.join(out[-3:])}{log}") from exc
+            raise ServerError(f"{Path(args[0]).name} failed: {' '.join(out[-6:])}{log}") from exc
         except subprocess.TimeoutExpired as exc:
             raise ServerError(f"{Path(args[0]).name} timed out after {timeout}s") from exc
 
