@@ -25,7 +25,7 @@ BEGIN
 END
 $drop_policies$;
 
--- audit.audit_log: tenant, profile audit_log
+-- audit.audit_log: log, profile audit_log
 ALTER TABLE audit.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY pol_audit_log_select_tenant ON audit.audit_log

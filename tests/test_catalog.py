@@ -208,3 +208,74 @@ def test_application_roles_cannot_write_the_audit_log(conn: psycopg.Connection, 
 
 def test_pg_catalog_sees_a_real_server(pg: PgServer) -> None:
     assert pg.version_num >= 150000
+
+
+def manifest_tables(tenancy: str) -> list[str]:
+    manifest = yaml.safe_load((ROOT / "sql" / "manifest.yaml").read_text())
+    return [t["name"] for t in manifest["tables"] if t["tenancy"] == tenancy]
+
+
+def tenant_key_violations(conn: psycopg.Connection, tables: list[str]) -> list[tuple]:
+    bad = []
+    for name in tables:
+        org = rows(conn, """select a.attnotnull from pg_attribute a
+                            where a.attrelid = %s::regclass and a.attname = 'organization_id'""", name)
+        pk = rows(conn, """select (select attname from pg_attribute where attrelid = c.conrelid and attnum = c.conkey[1])
+                           from pg_constraint c where c.conrelid = %s::regclass and c.contype = 'p'""", name)
+        if org != [(True,)] or pk != [("organization_id",)]:
+            bad.append((name, org, pk))
+    return bad
+
+
+def composite_fk_violations(conn: psycopg.Connection, tenant: set[str]) -> list[tuple]:
+    """FKs from a tenant table to a tenant table must pair organization_id with organization_id and
+    never SET NULL / SET DEFAULT (Citus rejects those on the distribution column)."""
+    fks = rows(conn, """
+        select con.conname, con.conrelid::regclass::text, con.confrelid::regclass::text, con.confdeltype,
+               (select array_agg(a.attname::text order by k.i) from unnest(con.conkey) with ordinality k(n, i)
+                join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.n),
+               (select array_agg(a.attname::text order by k.i) from unnest(con.confkey) with ordinality k(n, i)
+                join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n)
+        from pg_constraint con where con.contype = 'f'""")
+    bad = []
+    for name, src, dst, deltype, cols, refcols in fks:
+        if src in tenant and dst in tenant:
+            if ("organization_id", "organization_id") not in list(zip(cols, refcols)) or deltype in ("n", "d"):
+                bad.append((name, src, dst, cols, refcols, deltype))
+    return bad
+
+
+def unindexed_fks(conn: psycopg.Connection, schemas: list[str]) -> list[tuple]:
+    return rows(conn, """
+        select con.conname, con.conrelid::regclass::text from pg_constraint con
+        join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
+        where con.contype = 'f' and n.nspname = any(%s)
+          and not exists (
+              select 1 from pg_index i where i.indrelid = con.conrelid
+                and (select array_agg(x order by x) from unnest(i.indkey[0:cardinality(con.conkey) - 1]) x)
+                    = (select array_agg(x order by x) from unnest(con.conkey) x))""", schemas)
+
+
+def test_tenant_tables_are_keyed_by_organization(conn: psycopg.Connection) -> None:
+    assert tenant_key_violations(conn, manifest_tables("tenant")) == []
+
+
+def test_foreign_keys_between_tenant_tables_are_composite(conn: psycopg.Connection) -> None:
+    assert composite_fk_violations(conn, set(manifest_tables("tenant"))) == []
+
+
+def test_every_foreign_key_has_a_supporting_index(conn: psycopg.Connection) -> None:
+    assert unindexed_fks(conn, APP_SCHEMAS) == []
+
+
+def test_structural_checks_catch_violations(conn: psycopg.Connection) -> None:
+    """The checks above can fail: a deliberately wrong pair of tables is caught by each."""
+    conn.execute("""
+        create table app.scratch_parent (organization_id uuid not null, id uuid not null,
+            constraint pk_scratch_parent primary key (organization_id, id), unique (id));
+        create table app.scratch_child (id uuid primary key, organization_id uuid, parent_id uuid
+            references app.scratch_parent (id) on delete set null)""")
+    tables = ["app.scratch_parent", "app.scratch_child"]
+    assert [v[0] for v in tenant_key_violations(conn, tables)] == ["app.scratch_child"]
+    assert len(composite_fk_violations(conn, set(tables))) == 1
+    assert [v[1] for v in unindexed_fks(conn, ["app"])] == ["app.scratch_child"]
