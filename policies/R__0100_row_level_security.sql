@@ -4,6 +4,8 @@
 -- filtered too), then one policy per command and role, as the table's profile says.
 -- Idempotent: every policy on a manifest table is dropped and re-created in this one transaction,
 -- so a policy removed from a profile disappears on the next migrate.
+-- Tenant filters compare with (SELECT app.current_organization_id()): the sub-select makes it an
+-- InitPlan, evaluated once per statement instead of once per row.
 SET LOCAL ROLE ${owner_role};
 SET LOCAL search_path = pg_catalog, pg_temp;
 
@@ -36,10 +38,6 @@ COMMENT ON POLICY pol_audit_log_select_tenant ON audit.audit_log IS
 
 CREATE POLICY pol_audit_log_insert_owner ON audit.audit_log
 FOR INSERT TO ${owner_role}
-WITH CHECK (
-    organization_id IS NULL
-    OR (SELECT app.current_organization_id()) IS NULL
-    OR organization_id = (SELECT app.current_organization_id())
-);
+WITH CHECK (organization_id IS NULL OR (SELECT app.current_organization_id()) IS NULL OR organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_audit_log_insert_owner ON audit.audit_log IS
 'Only the owner inserts (through the SECURITY DEFINER trigger function audit.log_change()); inside a tenant context the row must belong to that tenant, without one (cross-tenant maintenance functions) any row.';

@@ -113,7 +113,8 @@ def test_names_follow_conventions(conn: psycopg.Connection) -> None:
         join pg_class t on t.oid = x.indrelid join pg_namespace n on n.oid = t.relnamespace
         where n.nspname = any(%s) and not t.relispartition
           and not exists (select 1 from pg_constraint con where con.conindid = x.indexrelid)
-          and i.relname not like 'idx\\_%%'""", APP_SCHEMAS)
+          and i.relname not like 'idx\\_%%'
+          and not (x.indisunique and i.relname like 'uq\\_%%')""", APP_SCHEMAS)
     assert idx == []
     trg = rows(conn, """
         select tg.tgname, c.relname from pg_trigger tg join pg_class c on c.oid = tg.tgrelid
