@@ -277,8 +277,9 @@ def seed(name: str = typer.Argument("demo", help="Seed set: a folder under seeds
     def go() -> None:
         root = project_root()
         cfg = _config(config, url, user, password)
-        with connect(cfg.connection()) as conn:
-            counts = seed_mod.load(conn, root, name)
+        bar, update = _progress_bar()
+        with bar, connect(cfg.connection()) as conn:
+            counts = seed_mod.load(conn, root, name, roles=cfg.placeholders, progress=update)
         out.print(f"seed {name}: {sum(counts.values())} row(s) inserted")
         for table, n in counts.items():
             out.print(f"  {table}: {n}")

@@ -66,7 +66,7 @@ def up(config: Config, root: Path, *, seed: str | None = "demo", progress: Progr
     seeded: dict[str, int] = {}
     with connect(cfg.connection(), autocommit=True) as conn:
         if seed:
-            seeded = load_seed(conn, root, seed)
+            seeded = load_seed(conn, root, seed, roles=cfg.placeholders, progress=progress)
         rows = conn.execute(
             "select n.nspname, count(c.oid) from pg_namespace n left join pg_class c on c.relnamespace = n.oid"
             " and c.relkind in ('r','p') and not c.relispartition"
