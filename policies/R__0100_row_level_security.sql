@@ -19,7 +19,18 @@ BEGIN
           JOIN pg_catalog.pg_class AS c ON c.oid = pol.polrelid
           JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
          WHERE (n.nspname, c.relname) IN (
-               ('audit', 'audit_log')
+               ('audit', 'audit_log'),
+               ('user_management', 'permissions'),
+               ('user_management', 'system_role_permissions'),
+               ('user_management', 'subscription_plans'),
+               ('user_management', 'organizations'),
+               ('user_management', 'users'),
+               ('user_management', 'roles'),
+               ('user_management', 'role_permissions'),
+               ('user_management', 'user_roles'),
+               ('user_management', 'sessions'),
+               ('user_management', 'auth_tokens'),
+               ('user_management', 'login_attempts')
                )
     LOOP
         EXECUTE pg_catalog.format('DROP POLICY %I ON %I.%I', r.polname, r.nspname, r.relname);
@@ -41,3 +52,458 @@ FOR INSERT TO ${owner_role}
 WITH CHECK (organization_id IS NULL OR (SELECT app.current_organization_id()) IS NULL OR organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_audit_log_insert_owner ON audit.audit_log IS
 'Only the owner inserts (through the SECURITY DEFINER trigger function audit.log_change()); inside a tenant context the row must belong to that tenant, without one (cross-tenant maintenance functions) any row.';
+
+-- user_management.permissions: global, profile global_read
+ALTER TABLE user_management.permissions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.permissions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_permissions_select_all ON user_management.permissions
+FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
+USING (true);
+COMMENT ON POLICY pol_permissions_select_all ON user_management.permissions IS
+'Global catalog: every role reads every row (no tenant data here).';
+
+CREATE POLICY pol_permissions_insert_owner ON user_management.permissions
+FOR INSERT TO ${owner_role}
+WITH CHECK (true);
+COMMENT ON POLICY pol_permissions_insert_owner ON user_management.permissions IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_permissions_update_owner ON user_management.permissions
+FOR UPDATE TO ${owner_role}
+USING (true)
+WITH CHECK (true);
+COMMENT ON POLICY pol_permissions_update_owner ON user_management.permissions IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_permissions_delete_owner ON user_management.permissions
+FOR DELETE TO ${owner_role}
+USING (true);
+COMMENT ON POLICY pol_permissions_delete_owner ON user_management.permissions IS
+'Global catalog: only the owner (migrations) writes it.';
+
+
+-- user_management.system_role_permissions: global, profile global_read
+ALTER TABLE user_management.system_role_permissions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.system_role_permissions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_system_role_permissions_select_all ON user_management.system_role_permissions
+FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
+USING (true);
+COMMENT ON POLICY pol_system_role_permissions_select_all ON user_management.system_role_permissions IS
+'Global catalog: every role reads every row (no tenant data here).';
+
+CREATE POLICY pol_system_role_permissions_insert_owner ON user_management.system_role_permissions
+FOR INSERT TO ${owner_role}
+WITH CHECK (true);
+COMMENT ON POLICY pol_system_role_permissions_insert_owner ON user_management.system_role_permissions IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_system_role_permissions_update_owner ON user_management.system_role_permissions
+FOR UPDATE TO ${owner_role}
+USING (true)
+WITH CHECK (true);
+COMMENT ON POLICY pol_system_role_permissions_update_owner ON user_management.system_role_permissions IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_system_role_permissions_delete_owner ON user_management.system_role_permissions
+FOR DELETE TO ${owner_role}
+USING (true);
+COMMENT ON POLICY pol_system_role_permissions_delete_owner ON user_management.system_role_permissions IS
+'Global catalog: only the owner (migrations) writes it.';
+
+
+-- user_management.subscription_plans: global, profile global_read
+ALTER TABLE user_management.subscription_plans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.subscription_plans FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_subscription_plans_select_all ON user_management.subscription_plans
+FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
+USING (true);
+COMMENT ON POLICY pol_subscription_plans_select_all ON user_management.subscription_plans IS
+'Global catalog: every role reads every row (no tenant data here).';
+
+CREATE POLICY pol_subscription_plans_insert_owner ON user_management.subscription_plans
+FOR INSERT TO ${owner_role}
+WITH CHECK (true);
+COMMENT ON POLICY pol_subscription_plans_insert_owner ON user_management.subscription_plans IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_subscription_plans_update_owner ON user_management.subscription_plans
+FOR UPDATE TO ${owner_role}
+USING (true)
+WITH CHECK (true);
+COMMENT ON POLICY pol_subscription_plans_update_owner ON user_management.subscription_plans IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_subscription_plans_delete_owner ON user_management.subscription_plans
+FOR DELETE TO ${owner_role}
+USING (true);
+COMMENT ON POLICY pol_subscription_plans_delete_owner ON user_management.subscription_plans IS
+'Global catalog: only the owner (migrations) writes it.';
+
+
+-- user_management.organizations: root, profile root
+ALTER TABLE user_management.organizations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.organizations FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_organizations_select_tenant ON user_management.organizations
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_organizations_select_tenant ON user_management.organizations IS
+'The current organization only.';
+
+CREATE POLICY pol_organizations_update_managed ON user_management.organizations
+FOR UPDATE TO ${app_role}
+USING (id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('organization.manage')))
+WITH CHECK (id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_organizations_update_managed ON user_management.organizations IS
+'Users holding organization.manage update their own organization.';
+
+CREATE POLICY pol_organizations_select_definer ON user_management.organizations
+FOR SELECT TO ${owner_role}
+USING (id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_organizations_select_definer ON user_management.organizations IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_organizations_insert_definer ON user_management.organizations
+FOR INSERT TO ${owner_role}
+WITH CHECK (id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_organizations_insert_definer ON user_management.organizations IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_organizations_update_definer ON user_management.organizations
+FOR UPDATE TO ${owner_role}
+USING (id = (SELECT app.current_organization_id()))
+WITH CHECK (id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_organizations_update_definer ON user_management.organizations IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_organizations_delete_definer ON user_management.organizations
+FOR DELETE TO ${owner_role}
+USING (id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_organizations_delete_definer ON user_management.organizations IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.users: tenant, profile managed
+ALTER TABLE user_management.users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.users FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_users_select_tenant ON user_management.users
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_users_select_tenant ON user_management.users IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_users_insert_managed ON user_management.users
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('user.manage')));
+COMMENT ON POLICY pol_users_insert_managed ON user_management.users IS
+'Users holding user.manage create rows in their organization.';
+
+CREATE POLICY pol_users_update_managed ON user_management.users
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('user.manage')) OR id = (SELECT app.current_user_id())))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('user.manage')) OR id = (SELECT app.current_user_id())));
+COMMENT ON POLICY pol_users_update_managed ON user_management.users IS
+'Users holding user.manage and the row''s own user (id) update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_users_delete_managed ON user_management.users
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('user.manage')));
+COMMENT ON POLICY pol_users_delete_managed ON user_management.users IS
+'Users holding user.manage delete rows of their organization.';
+
+CREATE POLICY pol_users_select_definer ON user_management.users
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_users_select_definer ON user_management.users IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_users_insert_definer ON user_management.users
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_users_insert_definer ON user_management.users IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_users_update_definer ON user_management.users
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_users_update_definer ON user_management.users IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_users_delete_definer ON user_management.users
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_users_delete_definer ON user_management.users IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.roles: tenant, profile managed
+ALTER TABLE user_management.roles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.roles FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_roles_select_tenant ON user_management.roles
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_roles_select_tenant ON user_management.roles IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_roles_insert_managed ON user_management.roles
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('role.manage')));
+COMMENT ON POLICY pol_roles_insert_managed ON user_management.roles IS
+'Users holding role.manage create rows in their organization.';
+
+CREATE POLICY pol_roles_update_managed ON user_management.roles
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('role.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('role.manage'))));
+COMMENT ON POLICY pol_roles_update_managed ON user_management.roles IS
+'Users holding role.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_roles_delete_managed ON user_management.roles
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('role.manage')));
+COMMENT ON POLICY pol_roles_delete_managed ON user_management.roles IS
+'Users holding role.manage delete rows of their organization.';
+
+CREATE POLICY pol_roles_select_definer ON user_management.roles
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_roles_select_definer ON user_management.roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_roles_insert_definer ON user_management.roles
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_roles_insert_definer ON user_management.roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_roles_update_definer ON user_management.roles
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_roles_update_definer ON user_management.roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_roles_delete_definer ON user_management.roles
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_roles_delete_definer ON user_management.roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.role_permissions: tenant, profile managed
+ALTER TABLE user_management.role_permissions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.role_permissions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_role_permissions_select_tenant ON user_management.role_permissions
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_role_permissions_select_tenant ON user_management.role_permissions IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_role_permissions_insert_managed ON user_management.role_permissions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('role.manage')));
+COMMENT ON POLICY pol_role_permissions_insert_managed ON user_management.role_permissions IS
+'Users holding role.manage create rows in their organization.';
+
+CREATE POLICY pol_role_permissions_update_managed ON user_management.role_permissions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('role.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('role.manage'))));
+COMMENT ON POLICY pol_role_permissions_update_managed ON user_management.role_permissions IS
+'Users holding role.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_role_permissions_delete_managed ON user_management.role_permissions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('role.manage')));
+COMMENT ON POLICY pol_role_permissions_delete_managed ON user_management.role_permissions IS
+'Users holding role.manage delete rows of their organization.';
+
+CREATE POLICY pol_role_permissions_select_definer ON user_management.role_permissions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_role_permissions_select_definer ON user_management.role_permissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_role_permissions_insert_definer ON user_management.role_permissions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_role_permissions_insert_definer ON user_management.role_permissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_role_permissions_update_definer ON user_management.role_permissions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_role_permissions_update_definer ON user_management.role_permissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_role_permissions_delete_definer ON user_management.role_permissions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_role_permissions_delete_definer ON user_management.role_permissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.user_roles: tenant, profile definer_only
+ALTER TABLE user_management.user_roles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.user_roles FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_user_roles_select_own ON user_management.user_roles
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('user.role.assign'))));
+COMMENT ON POLICY pol_user_roles_select_own ON user_management.user_roles IS
+'The user''s own rows (user_id), or every row of the organization with user.role.assign.';
+
+CREATE POLICY pol_user_roles_select_readonly ON user_management.user_roles
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_roles_select_readonly ON user_management.user_roles IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_user_roles_select_definer ON user_management.user_roles
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_roles_select_definer ON user_management.user_roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_roles_insert_definer ON user_management.user_roles
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_roles_insert_definer ON user_management.user_roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_roles_update_definer ON user_management.user_roles
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_roles_update_definer ON user_management.user_roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_roles_delete_definer ON user_management.user_roles
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_roles_delete_definer ON user_management.user_roles IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.sessions: tenant, profile definer_only
+ALTER TABLE user_management.sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.sessions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_sessions_select_own ON user_management.sessions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('session.revoke'))));
+COMMENT ON POLICY pol_sessions_select_own ON user_management.sessions IS
+'The user''s own rows (user_id), or every row of the organization with session.revoke.';
+
+CREATE POLICY pol_sessions_select_readonly ON user_management.sessions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_sessions_select_readonly ON user_management.sessions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_sessions_select_definer ON user_management.sessions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_sessions_select_definer ON user_management.sessions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_sessions_insert_definer ON user_management.sessions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_sessions_insert_definer ON user_management.sessions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_sessions_update_definer ON user_management.sessions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_sessions_update_definer ON user_management.sessions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_sessions_delete_definer ON user_management.sessions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_sessions_delete_definer ON user_management.sessions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.auth_tokens: tenant, profile definer_only
+ALTER TABLE user_management.auth_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.auth_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_auth_tokens_select_own ON user_management.auth_tokens
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('user.manage'))));
+COMMENT ON POLICY pol_auth_tokens_select_own ON user_management.auth_tokens IS
+'The user''s own rows (user_id), or every row of the organization with user.manage.';
+
+CREATE POLICY pol_auth_tokens_select_readonly ON user_management.auth_tokens
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_auth_tokens_select_readonly ON user_management.auth_tokens IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_auth_tokens_select_definer ON user_management.auth_tokens
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_auth_tokens_select_definer ON user_management.auth_tokens IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_auth_tokens_insert_definer ON user_management.auth_tokens
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_auth_tokens_insert_definer ON user_management.auth_tokens IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_auth_tokens_update_definer ON user_management.auth_tokens
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_auth_tokens_update_definer ON user_management.auth_tokens IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_auth_tokens_delete_definer ON user_management.auth_tokens
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_auth_tokens_delete_definer ON user_management.auth_tokens IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- user_management.login_attempts: tenant, profile definer_only
+ALTER TABLE user_management.login_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_management.login_attempts FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_login_attempts_select_own ON user_management.login_attempts
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('audit.view'))));
+COMMENT ON POLICY pol_login_attempts_select_own ON user_management.login_attempts IS
+'The user''s own rows (user_id), or every row of the organization with audit.view.';
+
+CREATE POLICY pol_login_attempts_select_readonly ON user_management.login_attempts
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_login_attempts_select_readonly ON user_management.login_attempts IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_login_attempts_select_definer ON user_management.login_attempts
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_login_attempts_select_definer ON user_management.login_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_login_attempts_insert_definer ON user_management.login_attempts
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_login_attempts_insert_definer ON user_management.login_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_login_attempts_update_definer ON user_management.login_attempts
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_login_attempts_update_definer ON user_management.login_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_login_attempts_delete_definer ON user_management.login_attempts
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_login_attempts_delete_definer ON user_management.login_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+

@@ -10,3 +10,91 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 -- audit.audit_log
 DROP TRIGGER IF EXISTS trg_audit_log_set_updated_at ON audit.audit_log;
 DROP TRIGGER IF EXISTS trg_audit_log_audit ON audit.audit_log;
+
+-- user_management.permissions
+DROP TRIGGER IF EXISTS trg_permissions_set_updated_at ON user_management.permissions;
+DROP TRIGGER IF EXISTS trg_permissions_audit ON user_management.permissions;
+
+-- user_management.system_role_permissions
+DROP TRIGGER IF EXISTS trg_system_role_permissions_set_updated_at ON user_management.system_role_permissions;
+DROP TRIGGER IF EXISTS trg_system_role_permissions_audit ON user_management.system_role_permissions;
+
+-- user_management.subscription_plans
+CREATE OR REPLACE TRIGGER trg_subscription_plans_set_updated_at
+BEFORE UPDATE ON user_management.subscription_plans
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_subscription_plans_set_updated_at ON user_management.subscription_plans IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+DROP TRIGGER IF EXISTS trg_subscription_plans_audit ON user_management.subscription_plans;
+
+-- user_management.organizations
+CREATE OR REPLACE TRIGGER trg_organizations_set_updated_at
+BEFORE UPDATE ON user_management.organizations
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_organizations_set_updated_at ON user_management.organizations IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_organizations_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.organizations
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_organizations_audit ON user_management.organizations IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- user_management.users
+CREATE OR REPLACE TRIGGER trg_users_set_updated_at
+BEFORE UPDATE ON user_management.users
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_users_set_updated_at ON user_management.users IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_users_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.users
+FOR EACH ROW EXECUTE FUNCTION audit.log_change('password_hash', 'two_factor_secret_ref', 'recovery_code_hashes');
+COMMENT ON TRIGGER trg_users_audit ON user_management.users IS
+'Writes one audit.audit_log row per inserted, changed or deleted row (secret columns password_hash, two_factor_secret_ref, recovery_code_hashes left out).';
+
+-- user_management.roles
+CREATE OR REPLACE TRIGGER trg_roles_set_updated_at
+BEFORE UPDATE ON user_management.roles
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_roles_set_updated_at ON user_management.roles IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_roles_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.roles
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_roles_audit ON user_management.roles IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- user_management.role_permissions
+DROP TRIGGER IF EXISTS trg_role_permissions_set_updated_at ON user_management.role_permissions;
+CREATE OR REPLACE TRIGGER trg_role_permissions_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.role_permissions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_role_permissions_audit ON user_management.role_permissions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- user_management.user_roles
+DROP TRIGGER IF EXISTS trg_user_roles_set_updated_at ON user_management.user_roles;
+CREATE OR REPLACE TRIGGER trg_user_roles_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.user_roles
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_user_roles_audit ON user_management.user_roles IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- user_management.sessions
+DROP TRIGGER IF EXISTS trg_sessions_set_updated_at ON user_management.sessions;
+CREATE OR REPLACE TRIGGER trg_sessions_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.sessions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_hash');
+COMMENT ON TRIGGER trg_sessions_audit ON user_management.sessions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row (secret columns token_hash left out).';
+
+-- user_management.auth_tokens
+DROP TRIGGER IF EXISTS trg_auth_tokens_set_updated_at ON user_management.auth_tokens;
+CREATE OR REPLACE TRIGGER trg_auth_tokens_audit
+AFTER INSERT OR UPDATE OR DELETE ON user_management.auth_tokens
+FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_hash');
+COMMENT ON TRIGGER trg_auth_tokens_audit ON user_management.auth_tokens IS
+'Writes one audit.audit_log row per inserted, changed or deleted row (secret columns token_hash left out).';
+
+-- user_management.login_attempts
+DROP TRIGGER IF EXISTS trg_login_attempts_set_updated_at ON user_management.login_attempts;
+DROP TRIGGER IF EXISTS trg_login_attempts_audit ON user_management.login_attempts;

@@ -181,6 +181,30 @@ def conn(pg: PgServer, shared_db: str) -> Iterator[psycopg.Connection]:
         c.close()
 
 
+@pytest.fixture(scope="session")
+def tenant_db(pg: PgServer, template_db: str) -> Iterator[tuple[str, list]]:
+    """A clone with three organizations (create_organization) and a row in every tenant table.
+
+    Shared by the isolation and audit tests, which never commit (rolled-back transactions only).
+    """
+    from .tenancy import populate
+
+    name = pg.create_db("tenants", template=template_db)
+    with pg.connect(name, autocommit=False) as c:
+        orgs = populate(c)
+        c.commit()
+    yield name, orgs
+    pg.drop_db(name)
+
+
+@pytest.fixture(scope="session")
+def su(pg: PgServer, tenant_db: tuple[str, list]) -> Iterator[psycopg.Connection]:
+    """A superuser connection to ``tenant_db``; tests switch role inside rolled-back transactions."""
+    c = pg.connect(tenant_db[0], autocommit=True)
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def empty_db(pg: PgServer) -> Iterator[str]:
     name = pg.create_db("e")

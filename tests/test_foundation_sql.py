@@ -115,7 +115,7 @@ def test_audit_writes_insert_update_delete_and_skips_no_op(audited: psycopg.Conn
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["same", "change", "secret"]), st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=5)), max_size=6))
+@given(st.lists(st.tuples(st.sampled_from(["same", "change", "secret"]), st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=5)), max_size=6))
 def test_audit_row_count_equals_real_changes(pg: PgServer, shared_db: str, ops: list[tuple[str, str]]) -> None:
     with pg.connect(shared_db, autocommit=False) as c:
         c.execute("create table app.scratch_prop (organization_id uuid, id int, name text, password_hash text,"
