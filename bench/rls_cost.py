@@ -43,10 +43,17 @@ QUERIES = {
         " and id > '00000000-0000-0000-0000-000000000000' order by id limit 50",
         "select id, email, display_name from user_management.users"
         " where id > '00000000-0000-0000-0000-000000000000' order by organization_id, id limit 50"),
-    "login lookup by email": (
+    "login lookup, email_normalized": (
+        "select id from user_management.users where organization_id = {org}"
+        " and email_normalized = lower('user17@bench.example') and deleted_at is null",
+        "select id from user_management.users where email_normalized = lower('user17@bench.example')"
+        " and deleted_at is null"),
+    # The anti-pattern V0022 removed: lower() is not LEAKPROOF, so under RLS it is no index condition.
+    "login lookup, lower(email)": (
         "select id from user_management.users where organization_id = {org}"
         " and lower(email) = lower('user17@bench.example') and deleted_at is null",
-        "select id from user_management.users where lower(email) = lower('user17@bench.example') and deleted_at is null"),
+        "select id from user_management.users where lower(email) = lower('user17@bench.example')"
+        " and deleted_at is null"),
 }
 
 
@@ -107,7 +114,7 @@ def main() -> int:
                 orgs.append((org, owner))
             conn.execute("analyze")
             org, owner = orgs[len(orgs) // 2]
-            print(f"{'query':28} {'superuser ms':>13} {'app+RLS ms':>11} {'ratio':>6} {'RLS-only ms':>12} {'ratio':>6}")
+            print(f"{'query':32} {'superuser ms':>13} {'app+RLS ms':>11} {'ratio':>6} {'RLS-only ms':>12} {'ratio':>6}")
             for name, (with_filter, without_filter) in QUERIES.items():
                 q = with_filter.format(org=f"'{org}'")
                 results: dict[str, list[float]] = {"super": [], "app": [], "rls_only": []}
@@ -121,7 +128,7 @@ def main() -> int:
                         results["app"].append(loop_ms(conn, q, args.loops))
                         results["rls_only"].append(loop_ms(conn, without_filter, args.loops))
                 s, a, r = (statistics.median(results[k]) for k in ("super", "app", "rls_only"))
-                print(f"{name:28} {s:13.4f} {a:11.4f} {a / s:6.2f} {r:12.4f} {r / s:6.2f}")
+                print(f"{name:32} {s:13.4f} {a:11.4f} {a / s:6.2f} {r:12.4f} {r / s:6.2f}")
             with conn.transaction():
                 conn.execute("select set_config('app.organization_id', %s, true)", (str(org),))
                 conn.execute(sql.SQL("set local role {}").format(sql.Identifier(roles["app_role"])))
