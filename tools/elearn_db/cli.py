@@ -208,8 +208,10 @@ def up(config: Optional[Path] = ConfigOpt,
                            log=_log)
         out.print(f"[bold]{res.server_version}[/] {'started' if res.started else 'already running'}")
         out.print(f"URL: {res.url}")
-        out.print(f"Applied versions: {', '.join(res.applied_versions) or 'none'}"
-                  + (f" ({len(res.migrate.applied)} applied now)" if res.migrate.applied else " (nothing new)"))
+        versions = res.applied_versions
+        shown = ", ".join(versions) if len(versions) <= 6 else f"{versions[0]} .. {versions[-1]} ({len(versions)} versions)"
+        out.print(f"Applied versions: {shown or 'none'}"
+                  + (f"; {len(res.migrate.applied)} script(s) applied now" if res.migrate.applied else "; nothing new"))
         t = Table(title="Tables per schema")
         t.add_column("schema")
         t.add_column("tables", justify="right")
@@ -217,9 +219,15 @@ def up(config: Optional[Path] = ConfigOpt,
             t.add_row(schema, str(n))
         out.print(t)
         total = sum(res.seeded.values())
-        out.print(f"Seed {seed!r}: {total} row(s) inserted" + (
-            " (" + ", ".join(f"{k}: {v}" for k, v in res.seeded.items() if v) + ")" if total else
-            " (already loaded or empty)"))
+        if total:
+            seeded = Table(title=f"Seed {seed!r}: rows inserted")
+            seeded.add_column("table")
+            seeded.add_column("rows", justify="right")
+            for table, n in res.seeded.items():
+                seeded.add_row(table, str(n))
+            out.print(seeded)
+        else:
+            out.print(f"Seed {seed!r}: nothing new (already loaded)")
         out.print("Stop it with 'make down' (or 'elearn-db down').")
     _run(go)
 

@@ -145,10 +145,17 @@ class Cluster:
             return False
         try:
             with psycopg.connect(host=self.host, port=self.port, user=self.superuser, dbname="postgres",
-                                 connect_timeout=2):
-                return True
+                                 connect_timeout=2) as conn:
+                row = conn.execute("select current_setting('data_directory')").fetchone()
         except psycopg.OperationalError:
             return False
+        other = Path(str(row[0])) if row else None
+        if other is None or other.resolve() != self.datadir.resolve():
+            raise ServerError(
+                f"port {self.port} is taken by another PostgreSQL server (data directory {other})",
+                hint="stop that server, or give this checkout its own port: elearn.embedded.port in flyway.conf "
+                     "(and the same port in flyway.url)")
+        return True
 
     def start(self) -> None:
         self.init()
