@@ -46,3 +46,16 @@ def test_up_is_idempotent_and_down_stops(local_config) -> None:  # type: ignore[
     assert local.down(local_config, ROOT) is False
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(first.url, connect_timeout=2)
+
+
+def test_up_refuses_a_port_held_by_another_checkout(local_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from elearn_db.config import Config
+    from elearn_db.server import ServerError
+
+    local.up(local_config, ROOT, seed=None)
+    other = Config(values=dict(local_config.values), placeholders=dict(local_config.placeholders),
+                   base_dir=local_config.base_dir, source="other")
+    other.values["elearn.embedded.dataDir"] = str(tmp_path / "other-data")
+    with pytest.raises(ServerError, match="taken by another PostgreSQL server"):
+        local.up(other, ROOT, seed=None)
+    assert not (tmp_path / "other-data" / "PG_VERSION").exists()

@@ -141,8 +141,7 @@ class Cluster:
             fh.write("\n".join(lines) + "\n")
 
     def running(self) -> bool:
-        if not self.initialised():
-            return False
+        """True if this cluster answers on its port; ServerError if another server holds the port."""
         try:
             with psycopg.connect(host=self.host, port=self.port, user=self.superuser, dbname="postgres",
                                  connect_timeout=2) as conn:
@@ -158,9 +157,9 @@ class Cluster:
         return True
 
     def start(self) -> None:
-        self.init()
         if self.running():
             return
+        self.init()
         if self.as_root:
             pw = _ensure_os_user(RUN_AS)
             if not self.logfile.exists():
