@@ -10,7 +10,7 @@ import re
 
 import psycopg
 import pytest
-import yaml
+from elearn_db.render import load_manifest
 
 from .conftest import ROOT, PgServer
 
@@ -87,12 +87,11 @@ def test_no_policy_is_unconditionally_true_on_tenant_data(conn: psycopg.Connecti
 
 
 def test_every_table_is_in_the_manifest(conn: psycopg.Connection) -> None:
-    manifest = yaml.safe_load((ROOT / "sql" / "manifest.yaml").read_text())
-    listed = {t["name"] for t in manifest["tables"]}
+    listed = {t["name"] for t in load_manifest(ROOT)["tables"]}
     actual = {r[0] for r in rows(conn, """
         select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%s) and c.relkind in ('r','p') and not c.relispartition""", APP_SCHEMAS)}
-    assert actual - listed == set(), "tables missing from sql/manifest.yaml"
+    assert actual - listed == set(), "tables missing from the manifest (sql/manifest.yaml, sql/manifest.d/)"
     assert listed - actual == set(), "manifest lists tables that do not exist"
 
 
@@ -212,8 +211,7 @@ def test_pg_catalog_sees_a_real_server(pg: PgServer) -> None:
 
 
 def manifest_tables(tenancy: str) -> list[str]:
-    manifest = yaml.safe_load((ROOT / "sql" / "manifest.yaml").read_text())
-    return [t["name"] for t in manifest["tables"] if t["tenancy"] == tenancy]
+    return [t["name"] for t in load_manifest(ROOT)["tables"] if t["tenancy"] == tenancy]
 
 
 def tenant_key_violations(conn: psycopg.Connection, tables: list[str]) -> list[tuple]:
