@@ -58,26 +58,26 @@ ALTER TABLE user_management.permissions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE user_management.permissions FORCE ROW LEVEL SECURITY;
 CREATE POLICY pol_permissions_select_all ON user_management.permissions
 FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
-USING (true);
+USING (TRUE);
 COMMENT ON POLICY pol_permissions_select_all ON user_management.permissions IS
 'Global catalog: every role reads every row (no tenant data here).';
 
 CREATE POLICY pol_permissions_insert_owner ON user_management.permissions
 FOR INSERT TO ${owner_role}
-WITH CHECK (true);
+WITH CHECK (TRUE);
 COMMENT ON POLICY pol_permissions_insert_owner ON user_management.permissions IS
 'Global catalog: only the owner (migrations) writes it.';
 
 CREATE POLICY pol_permissions_update_owner ON user_management.permissions
 FOR UPDATE TO ${owner_role}
-USING (true)
-WITH CHECK (true);
+USING (TRUE)
+WITH CHECK (TRUE);
 COMMENT ON POLICY pol_permissions_update_owner ON user_management.permissions IS
 'Global catalog: only the owner (migrations) writes it.';
 
 CREATE POLICY pol_permissions_delete_owner ON user_management.permissions
 FOR DELETE TO ${owner_role}
-USING (true);
+USING (TRUE);
 COMMENT ON POLICY pol_permissions_delete_owner ON user_management.permissions IS
 'Global catalog: only the owner (migrations) writes it.';
 
@@ -87,26 +87,26 @@ ALTER TABLE user_management.system_role_permissions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE user_management.system_role_permissions FORCE ROW LEVEL SECURITY;
 CREATE POLICY pol_system_role_permissions_select_all ON user_management.system_role_permissions
 FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
-USING (true);
+USING (TRUE);
 COMMENT ON POLICY pol_system_role_permissions_select_all ON user_management.system_role_permissions IS
 'Global catalog: every role reads every row (no tenant data here).';
 
 CREATE POLICY pol_system_role_permissions_insert_owner ON user_management.system_role_permissions
 FOR INSERT TO ${owner_role}
-WITH CHECK (true);
+WITH CHECK (TRUE);
 COMMENT ON POLICY pol_system_role_permissions_insert_owner ON user_management.system_role_permissions IS
 'Global catalog: only the owner (migrations) writes it.';
 
 CREATE POLICY pol_system_role_permissions_update_owner ON user_management.system_role_permissions
 FOR UPDATE TO ${owner_role}
-USING (true)
-WITH CHECK (true);
+USING (TRUE)
+WITH CHECK (TRUE);
 COMMENT ON POLICY pol_system_role_permissions_update_owner ON user_management.system_role_permissions IS
 'Global catalog: only the owner (migrations) writes it.';
 
 CREATE POLICY pol_system_role_permissions_delete_owner ON user_management.system_role_permissions
 FOR DELETE TO ${owner_role}
-USING (true);
+USING (TRUE);
 COMMENT ON POLICY pol_system_role_permissions_delete_owner ON user_management.system_role_permissions IS
 'Global catalog: only the owner (migrations) writes it.';
 
@@ -116,26 +116,26 @@ ALTER TABLE user_management.subscription_plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE user_management.subscription_plans FORCE ROW LEVEL SECURITY;
 CREATE POLICY pol_subscription_plans_select_all ON user_management.subscription_plans
 FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
-USING (true);
+USING (TRUE);
 COMMENT ON POLICY pol_subscription_plans_select_all ON user_management.subscription_plans IS
 'Global catalog: every role reads every row (no tenant data here).';
 
 CREATE POLICY pol_subscription_plans_insert_owner ON user_management.subscription_plans
 FOR INSERT TO ${owner_role}
-WITH CHECK (true);
+WITH CHECK (TRUE);
 COMMENT ON POLICY pol_subscription_plans_insert_owner ON user_management.subscription_plans IS
 'Global catalog: only the owner (migrations) writes it.';
 
 CREATE POLICY pol_subscription_plans_update_owner ON user_management.subscription_plans
 FOR UPDATE TO ${owner_role}
-USING (true)
-WITH CHECK (true);
+USING (TRUE)
+WITH CHECK (TRUE);
 COMMENT ON POLICY pol_subscription_plans_update_owner ON user_management.subscription_plans IS
 'Global catalog: only the owner (migrations) writes it.';
 
 CREATE POLICY pol_subscription_plans_delete_owner ON user_management.subscription_plans
 FOR DELETE TO ${owner_role}
-USING (true);
+USING (TRUE);
 COMMENT ON POLICY pol_subscription_plans_delete_owner ON user_management.subscription_plans IS
 'Global catalog: only the owner (migrations) writes it.';
 
@@ -506,4 +506,3 @@ FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_login_attempts_delete_definer ON user_management.login_attempts IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
-

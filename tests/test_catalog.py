@@ -81,7 +81,7 @@ def test_no_policy_is_unconditionally_true_on_tenant_data(conn: psycopg.Connecti
     bad = rows(conn, """
         select pol.polname, pol.polrelid::regclass::text from pg_policy pol
         join pg_attribute a on a.attrelid = pol.polrelid and a.attname = 'organization_id'
-        where coalesce(pg_get_expr(pol.polqual, pol.polrelid), '') in ('true', '(true)')
+        where lower(coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')) in ('true', '(true)')
            or coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') in ('true', '(true)')""")
     assert bad == []
 
