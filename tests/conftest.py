@@ -206,6 +206,19 @@ def su(pg: PgServer, tenant_db: tuple[str, list]) -> Iterator[psycopg.Connection
 
 
 @pytest.fixture
+def tx(su: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """``su`` inside a transaction that is always rolled back (tenant_db is never committed to)."""
+    with su.transaction(force_rollback=True):
+        yield su
+
+
+@pytest.fixture
+def app(pg: PgServer) -> str:
+    """The application role's name in this session."""
+    return pg.roles["app_role"]
+
+
+@pytest.fixture
 def empty_db(pg: PgServer) -> Iterator[str]:
     name = pg.create_db("e")
     yield name

@@ -8,29 +8,25 @@ state the application cannot create (simulated elapsed time) and to read the out
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import psycopg
 from psycopg import sql
 
 from .conftest import PgServer
 from .tenancy import ARGON2
+from .tenancy import sha256_hex as sha
 
 # bcrypt: $2b$, cost 12, 22 characters of salt + 31 of hash in bcrypt's base64 alphabet.
 BCRYPT = "$2b$12$" + "R9h/cIPz0gi.URNNX3kh2O" + "PST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
 assert len(BCRYPT) == 60
 
 SYSTEM_ROLES = ("owner", "admin", "instructor", "teaching_assistant", "learner", "viewer")
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def token() -> str:
@@ -199,10 +195,3 @@ def wait_blocked_or_done(su: psycopg.Connection, pid: int, thread: threading.Thr
             return True
         time.sleep(0.01)
     raise AssertionError("the concurrent transaction neither finished nor waited for a lock")
-
-
-def rolled_back_transaction(su: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """Body of the ``tx`` fixtures: the shared superuser connection inside a transaction that is
-    always rolled back (tenant_db is never committed to)."""
-    with su.transaction(force_rollback=True):
-        yield su

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Iterator
+
 
 import psycopg
 import pytest
@@ -23,19 +23,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from .conftest import PgServer
 from .identity_support import (ARGON2, BCRYPT, SYSTEM_ROLES, Tenant, add_user, create_tenant,
-                               rolled_back_transaction, run, run_concurrently, set_context, set_role, sha,
+                               run, run_concurrently, set_context, set_role, sha,
                                token)
 from .tenancy import Org
 
-
-@pytest.fixture
-def tx(su: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    yield from rolled_back_transaction(su)
-
-
-@pytest.fixture
-def app(pg: PgServer) -> str:
-    return pg.roles["app_role"]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterator
+
 
 import psycopg
 import pytest
@@ -20,18 +20,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from psycopg.types.json import Jsonb
 
 from .conftest import PgServer
-from .identity_support import (Outcome, Tenant, add_user, create_tenant, rolled_back_transaction, run,
+from .identity_support import (Outcome, Tenant, add_user, create_tenant, run,
                                run_concurrently, token)
 
-
-@pytest.fixture
-def tx(su: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    yield from rolled_back_transaction(su)
-
-
-@pytest.fixture
-def app(pg: PgServer) -> str:
-    return pg.roles["app_role"]
 
 
 FAIL = ("select failed_count, extract(epoch from locked_until - now()) / 60"

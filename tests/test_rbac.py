@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Iterator
+
 
 import psycopg
 import pytest
 
 from .conftest import PgServer
 from .identity_support import (ARGON2, Outcome, Tenant, add_user, create_tenant, live_owners,
-                               rolled_back_transaction, run, set_context, set_role, wait_blocked_or_done)
+                               run, set_context, set_role, wait_blocked_or_done)
 
-
-@pytest.fixture
-def tx(su: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    yield from rolled_back_transaction(su)
-
-
-@pytest.fixture
-def app(pg: PgServer) -> str:
-    return pg.roles["app_role"]
 
 
 @pytest.fixture

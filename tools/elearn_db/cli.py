@@ -25,7 +25,7 @@ from . import local, render as render_mod, seed as seed_mod
 from .config import Config, load_config
 from .db import connect
 from .engine import FAILED_STATES, PENDING_STATES, Engine
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_VALIDATION, ElearnDbError, MigrationFailed, ValidationFailed
+from .errors import EXIT_ERROR, EXIT_VALIDATION, ElearnDbError, MigrationFailed, ValidationFailed
 from .paths import project_root
 
 app = typer.Typer(

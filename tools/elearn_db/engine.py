@@ -14,8 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -24,7 +23,7 @@ from . import history
 from .checksum import checksum_text
 from .config import Config
 from .db import connect
-from .errors import ConfigError, MigrationFailed, Refused, ResolveError, ValidationFailed
+from .errors import ConfigError, MigrationFailed, Refused, ValidationFailed
 from .history import AppliedRow
 from .placeholders import replace_placeholders
 from .resolver import FIRED_EVENTS, Script, Version, resolve
@@ -594,7 +593,6 @@ class Engine:
                 return ["nothing to repair: no schema history table"]
             info = self.info()
             versioned = {s.version: s for s in self.versioned()}
-            repeatables = {s.description: s for s in self.repeatables()}
             t = history.table_ident(self.schema, self.table)
             with self.conn.transaction():
                 for r in info:
@@ -622,7 +620,6 @@ class Engine:
                                        type="DELETE", script=r.script, checksum=r.checksum,
                                        installed_by=self.installed_by, execution_time=0, success=True)
                         actions.append(f"marked missing repeatable {r.description!r} as deleted")
-                    _ = repeatables
             self._run_callbacks("afterRepair")
         finally:
             self._restore_session()
@@ -730,8 +727,3 @@ def _sql_failure(script: str, st: Statement, exc: psycopg.Error) -> MigrationFai
                            hint=diag.message_hint)
 
 
-def iter_problems(exc: ValidationFailed) -> Iterator[str]:
-    yield from exc.problems
-
-
-__all__ = ["Engine", "InfoRow", "MigrateResult", "PENDING_STATES", "FAILED_STATES", "ResolveError", "Path"]
