@@ -93,7 +93,8 @@ def main() -> int:
         cluster.ensure_database("bench")
         prefix = "bench" + secrets.token_hex(2)
         roles = {"owner_role": f"{prefix}_owner", "migrator_role": f"{prefix}_migrator",
-                 "app_role": f"{prefix}_app", "readonly_role": f"{prefix}_readonly"}
+                 "app_role": f"{prefix}_app", "readonly_role": f"{prefix}_readonly",
+                 "maintenance_role": f"{prefix}_maintenance"}
         cfg = load_config(ROOT / "flyway.conf", env={})
         cfg.values.update({"url": cluster.jdbc_url("bench"), "user": "postgres"})
         cfg.placeholders.update(roles)

@@ -8,32 +8,32 @@ SET LOCAL ROLE ${owner_role};
 SET LOCAL search_path = pg_catalog, pg_temp;
 
 -- audit.audit_log
-REVOKE ALL ON TABLE audit.audit_log FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE audit.audit_log FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE audit.audit_log TO ${app_role};
 GRANT SELECT ON TABLE audit.audit_log TO ${readonly_role};
 
 -- user_management.permissions
-REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${app_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${readonly_role};
 
 -- user_management.system_role_permissions
-REVOKE ALL ON TABLE user_management.system_role_permissions FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.system_role_permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.system_role_permissions TO ${app_role};
 GRANT SELECT ON TABLE user_management.system_role_permissions TO ${readonly_role};
 
 -- user_management.subscription_plans
-REVOKE ALL ON TABLE user_management.subscription_plans FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.subscription_plans FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.subscription_plans TO ${app_role};
 GRANT SELECT ON TABLE user_management.subscription_plans TO ${readonly_role};
 
 -- user_management.organizations
-REVOKE ALL ON TABLE user_management.organizations FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.organizations FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, UPDATE (name, settings, contact_email, contact_phone) ON TABLE user_management.organizations TO ${app_role};
 GRANT SELECT ON TABLE user_management.organizations TO ${readonly_role};
 
 -- user_management.users
-REVOKE ALL ON TABLE user_management.users FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.users FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, email, username, phone, password_hash, timezone, locale, display_name, first_name, last_name, avatar_url, bio), UPDATE (email, username, phone, phone_verified_at, timezone, locale, display_name, first_name, last_name, avatar_url, bio, deleted_at) ON TABLE user_management.users TO ${app_role};
 DO $grant_readonly$
 BEGIN
@@ -50,22 +50,22 @@ END
 $grant_readonly$;
 
 -- user_management.roles
-REVOKE ALL ON TABLE user_management.roles FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.roles FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, key, name, description), UPDATE (key, name, description, deleted_at) ON TABLE user_management.roles TO ${app_role};
 GRANT SELECT ON TABLE user_management.roles TO ${readonly_role};
 
 -- user_management.role_permissions
-REVOKE ALL ON TABLE user_management.role_permissions FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.role_permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.role_permissions TO ${app_role};
 GRANT SELECT ON TABLE user_management.role_permissions TO ${readonly_role};
 
 -- user_management.user_roles
-REVOKE ALL ON TABLE user_management.user_roles FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.user_roles FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.user_roles TO ${app_role};
 GRANT SELECT ON TABLE user_management.user_roles TO ${readonly_role};
 
 -- user_management.sessions
-REVOKE ALL ON TABLE user_management.sessions FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.sessions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT (organization_id, id, user_id, created_at, expires_at, last_seen_at, revoked_at, revoked_reason, ip, user_agent) ON TABLE user_management.sessions TO ${app_role};
 DO $grant_readonly$
 BEGIN
@@ -82,7 +82,7 @@ END
 $grant_readonly$;
 
 -- user_management.auth_tokens
-REVOKE ALL ON TABLE user_management.auth_tokens FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.auth_tokens FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT (organization_id, id, user_id, purpose, sent_to_email, created_at, expires_at, used_at, created_by) ON TABLE user_management.auth_tokens TO ${app_role};
 DO $grant_readonly$
 BEGIN
@@ -99,6 +99,6 @@ END
 $grant_readonly$;
 
 -- user_management.login_attempts
-REVOKE ALL ON TABLE user_management.login_attempts FROM PUBLIC, ${app_role}, ${readonly_role};
+REVOKE ALL ON TABLE user_management.login_attempts FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.login_attempts TO ${app_role};
 GRANT SELECT ON TABLE user_management.login_attempts TO ${readonly_role};

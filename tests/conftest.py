@@ -67,6 +67,7 @@ class PgServer:
             "migrator_role": f"{self.prefix}_migrator",
             "app_role": f"{self.prefix}_app",
             "readonly_role": f"{self.prefix}_readonly",
+            "maintenance_role": f"{self.prefix}_maintenance",
         }
 
     @property

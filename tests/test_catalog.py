@@ -77,12 +77,15 @@ def test_every_table_with_rls_has_policies(conn: psycopg.Connection) -> None:
     assert bare == []
 
 
-def test_no_policy_is_unconditionally_true_on_tenant_data(conn: psycopg.Connection) -> None:
+def test_no_policy_is_unconditionally_true_on_tenant_data(conn: psycopg.Connection, roles: dict[str, str]) -> None:
+    """Only the cross-tenant maintenance role (SELECT, nothing else) may have a policy without a tenant filter."""
     bad = rows(conn, """
         select pol.polname, pol.polrelid::regclass::text from pg_policy pol
         join pg_attribute a on a.attrelid = pol.polrelid and a.attname = 'organization_id'
-        where lower(coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')) in ('true', '(true)')
-           or coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') in ('true', '(true)')""")
+        where (lower(coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')) in ('true', '(true)')
+               or coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') in ('true', '(true)'))
+          and not (pol.polcmd = 'r' and pol.polroles = array[(select oid from pg_roles where rolname = %s)])""",
+               roles["maintenance_role"])
     assert bad == []
 
 
@@ -154,18 +157,20 @@ def test_no_function_is_executable_by_public(conn: psycopg.Connection) -> None:
 
 
 def test_everything_is_owned_by_the_owner_role(conn: psycopg.Connection, roles: dict[str, str]) -> None:
-    owner = roles["owner_role"]
+    owner, maintenance = roles["owner_role"], roles["maintenance_role"]
+    # Materialized views and their refresh functions belong to the maintenance role (V0060).
     bad = rows(conn, """
         select c.oid::regclass::text, pg_get_userbyid(c.relowner) from pg_class c
         join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%s) and pg_get_userbyid(c.relowner) <> %s
+          and not (c.relkind = 'm' and pg_get_userbyid(c.relowner) = %s)
         union all
         select p.oid::regprocedure::text, pg_get_userbyid(p.proowner) from pg_proc p
         join pg_namespace n on n.oid = p.pronamespace
-        where n.nspname = any(%s) and pg_get_userbyid(p.proowner) <> %s
+        where n.nspname = any(%s) and pg_get_userbyid(p.proowner) not in (%s, %s)
         union all
         select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname = any(%s) and pg_get_userbyid(nspowner) <> %s""",
-               APP_SCHEMAS, owner, APP_SCHEMAS, owner, APP_SCHEMAS + ["extensions"], owner)
+               APP_SCHEMAS, owner, maintenance, APP_SCHEMAS, owner, maintenance, APP_SCHEMAS + ["extensions"], owner)
     assert bad == []
     assert rows(conn, "select tableowner from pg_tables where tablename = 'flyway_schema_history'") == [(owner,)]
 
@@ -278,3 +283,17 @@ def test_structural_checks_catch_violations(conn: psycopg.Connection) -> None:
     assert [v[0] for v in tenant_key_violations(conn, tables)] == ["app.scratch_child"]
     assert len(composite_fk_violations(conn, set(tables))) == 1
     assert [v[1] for v in unindexed_fks(conn, ["app"])] == ["app.scratch_child"]
+
+
+def test_maintenance_role_is_unprivileged_and_cannot_log_in(conn: psycopg.Connection, roles: dict[str, str]) -> None:
+    attrs = rows(conn, "select rolsuper, rolbypassrls, rolcanlogin, rolcreaterole from pg_roles where rolname = %s",
+                 roles["maintenance_role"])
+    assert attrs == [(False, False, False, False)]
+    # It can read only what maintenance_read tables grant it: nothing it may write.
+    writable = rows(conn, """
+        select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any(%s) and c.relkind in ('r', 'p')
+          and (has_table_privilege(%s, c.oid, 'INSERT') or has_table_privilege(%s, c.oid, 'UPDATE')
+               or has_table_privilege(%s, c.oid, 'DELETE'))""",
+                    APP_SCHEMAS, roles["maintenance_role"], roles["maintenance_role"], roles["maintenance_role"])
+    assert writable == []
