@@ -20,6 +20,21 @@ BEGIN
           JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
          WHERE (n.nspname, c.relname) IN (
                ('audit', 'audit_log'),
+               ('content_management', 'files'),
+               ('content_management', 'content_items'),
+               ('content_management', 'content_versions'),
+               ('course_management', 'courses'),
+               ('course_management', 'course_prerequisites'),
+               ('course_management', 'modules'),
+               ('course_management', 'lessons'),
+               ('course_management', 'enrollments'),
+               ('course_management', 'lesson_progress'),
+               ('course_management', 'certificates'),
+               ('course_management', 'learning_events'),
+               ('course_management', 'course_reviews'),
+               ('course_management', 'learning_paths'),
+               ('course_management', 'learning_path_courses'),
+               ('course_management', 'learning_path_enrollments'),
                ('user_management', 'permissions'),
                ('user_management', 'system_role_permissions'),
                ('user_management', 'subscription_plans'),
@@ -52,6 +67,955 @@ FOR INSERT TO ${owner_role}
 WITH CHECK (organization_id IS NULL OR (SELECT app.current_organization_id()) IS NULL OR organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_audit_log_insert_owner ON audit.audit_log IS
 'Only the owner inserts (through the SECURITY DEFINER trigger function audit.log_change()); inside a tenant context the row must belong to that tenant, without one (cross-tenant maintenance functions) any row.';
+
+-- content_management.files: tenant, profile managed
+ALTER TABLE content_management.files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE content_management.files FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_files_select_tenant ON content_management.files
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_files_select_tenant ON content_management.files IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_files_insert_managed ON content_management.files
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('content.manage')));
+COMMENT ON POLICY pol_files_insert_managed ON content_management.files IS
+'Users holding content.manage create rows in their organization.';
+
+CREATE POLICY pol_files_update_managed ON content_management.files
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('content.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('content.manage'))));
+COMMENT ON POLICY pol_files_update_managed ON content_management.files IS
+'Users holding content.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_files_delete_managed ON content_management.files
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('content.manage')));
+COMMENT ON POLICY pol_files_delete_managed ON content_management.files IS
+'Users holding content.manage delete rows of their organization.';
+
+CREATE POLICY pol_files_select_definer ON content_management.files
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_files_select_definer ON content_management.files IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_files_insert_definer ON content_management.files
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_files_insert_definer ON content_management.files IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_files_update_definer ON content_management.files
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_files_update_definer ON content_management.files IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_files_delete_definer ON content_management.files
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_files_delete_definer ON content_management.files IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- content_management.content_items: tenant, profile managed
+ALTER TABLE content_management.content_items ENABLE ROW LEVEL SECURITY;
+ALTER TABLE content_management.content_items FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_content_items_select_tenant ON content_management.content_items
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_items_select_tenant ON content_management.content_items IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_content_items_insert_managed ON content_management.content_items
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('content.manage')));
+COMMENT ON POLICY pol_content_items_insert_managed ON content_management.content_items IS
+'Users holding content.manage create rows in their organization.';
+
+CREATE POLICY pol_content_items_update_managed ON content_management.content_items
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('content.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('content.manage'))));
+COMMENT ON POLICY pol_content_items_update_managed ON content_management.content_items IS
+'Users holding content.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_content_items_delete_managed ON content_management.content_items
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('content.manage')));
+COMMENT ON POLICY pol_content_items_delete_managed ON content_management.content_items IS
+'Users holding content.manage delete rows of their organization.';
+
+CREATE POLICY pol_content_items_select_definer ON content_management.content_items
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_items_select_definer ON content_management.content_items IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_content_items_insert_definer ON content_management.content_items
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_items_insert_definer ON content_management.content_items IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_content_items_update_definer ON content_management.content_items
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_items_update_definer ON content_management.content_items IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_content_items_delete_definer ON content_management.content_items
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_items_delete_definer ON content_management.content_items IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- content_management.content_versions: tenant, profile managed
+ALTER TABLE content_management.content_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE content_management.content_versions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_content_versions_select_tenant ON content_management.content_versions
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_versions_select_tenant ON content_management.content_versions IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_content_versions_insert_managed ON content_management.content_versions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('content.manage')));
+COMMENT ON POLICY pol_content_versions_insert_managed ON content_management.content_versions IS
+'Users holding content.manage create rows in their organization.';
+
+CREATE POLICY pol_content_versions_update_managed ON content_management.content_versions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('content.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('content.manage'))));
+COMMENT ON POLICY pol_content_versions_update_managed ON content_management.content_versions IS
+'Users holding content.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_content_versions_delete_managed ON content_management.content_versions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('content.manage')));
+COMMENT ON POLICY pol_content_versions_delete_managed ON content_management.content_versions IS
+'Users holding content.manage delete rows of their organization.';
+
+CREATE POLICY pol_content_versions_select_definer ON content_management.content_versions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_versions_select_definer ON content_management.content_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_content_versions_insert_definer ON content_management.content_versions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_versions_insert_definer ON content_management.content_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_content_versions_update_definer ON content_management.content_versions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_versions_update_definer ON content_management.content_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_content_versions_delete_definer ON content_management.content_versions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_content_versions_delete_definer ON content_management.content_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.courses: tenant, profile course_catalog
+ALTER TABLE course_management.courses ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.courses FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_courses_select_visible ON course_management.courses
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND (
+    status = 'published' AND visibility <> 'private'
+    OR status IN ('published', 'archived') AND EXISTS (
+        SELECT 1 FROM course_management.enrollments AS e
+        WHERE
+            e.organization_id = courses.organization_id AND e.course_id = courses.id
+            AND e.user_id = (SELECT app.current_user_id()) AND e.status <> 'cancelled'
+    )
+)
+OR (SELECT user_management.has_permission('course.view_unpublished'))
+OR id = any((SELECT user_management.permitted_course_ids('course.view_unpublished'))::uuid[]) OR ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[]))));
+COMMENT ON POLICY pol_courses_select_visible ON course_management.courses IS
+'Members of the organization see rows where deleted_at IS NULL AND (
+    status = ''published'' AND visibility <> ''private''
+    OR status IN (''published'', ''archived'') AND EXISTS (
+        SELECT 1 FROM course_management.enrollments AS e
+        WHERE
+            e.organization_id = courses.organization_id AND e.course_id = courses.id
+            AND e.user_id = (SELECT app.current_user_id()) AND e.status <> ''cancelled''
+    )
+)
+OR (SELECT user_management.has_permission(''course.view_unpublished''))
+OR id = any((SELECT user_management.permitted_course_ids(''course.view_unpublished''))::uuid[]); staff (course.update, organization-wide or for the course in id) see all of their courses.';
+
+CREATE POLICY pol_courses_select_readonly ON course_management.courses
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_courses_select_readonly ON course_management.courses IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_courses_insert_staff ON course_management.courses
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_courses_insert_staff ON course_management.courses IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_courses_update_staff ON course_management.courses
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_courses_update_staff ON course_management.courses IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_courses_delete_staff ON course_management.courses
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_courses_delete_staff ON course_management.courses IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_courses_select_maintenance ON course_management.courses
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_courses_select_maintenance ON course_management.courses IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_courses_select_definer ON course_management.courses
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_courses_select_definer ON course_management.courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_courses_insert_definer ON course_management.courses
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_courses_insert_definer ON course_management.courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_courses_update_definer ON course_management.courses
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_courses_update_definer ON course_management.courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_courses_delete_definer ON course_management.courses
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_courses_delete_definer ON course_management.courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.course_prerequisites: tenant, profile course_catalog
+ALTER TABLE course_management.course_prerequisites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.course_prerequisites FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_course_prerequisites_select_visible ON course_management.course_prerequisites
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = course_prerequisites.organization_id AND c.id = course_prerequisites.course_id
+) OR ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[]))));
+COMMENT ON POLICY pol_course_prerequisites_select_visible ON course_management.course_prerequisites IS
+'Members of the organization see rows where EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = course_prerequisites.organization_id AND c.id = course_prerequisites.course_id
+); staff (course.update, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_course_prerequisites_select_readonly ON course_management.course_prerequisites
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_prerequisites_select_readonly ON course_management.course_prerequisites IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_course_prerequisites_insert_staff ON course_management.course_prerequisites
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_course_prerequisites_insert_staff ON course_management.course_prerequisites IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_course_prerequisites_update_staff ON course_management.course_prerequisites
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_course_prerequisites_update_staff ON course_management.course_prerequisites IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_course_prerequisites_delete_staff ON course_management.course_prerequisites
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_course_prerequisites_delete_staff ON course_management.course_prerequisites IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_course_prerequisites_select_definer ON course_management.course_prerequisites
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_prerequisites_select_definer ON course_management.course_prerequisites IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_course_prerequisites_insert_definer ON course_management.course_prerequisites
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_prerequisites_insert_definer ON course_management.course_prerequisites IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_course_prerequisites_update_definer ON course_management.course_prerequisites
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_prerequisites_update_definer ON course_management.course_prerequisites IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_course_prerequisites_delete_definer ON course_management.course_prerequisites
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_prerequisites_delete_definer ON course_management.course_prerequisites IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.modules: tenant, profile course_catalog
+ALTER TABLE course_management.modules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.modules FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_modules_select_visible ON course_management.modules
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = modules.organization_id AND c.id = modules.course_id
+) OR ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[]))));
+COMMENT ON POLICY pol_modules_select_visible ON course_management.modules IS
+'Members of the organization see rows where deleted_at IS NULL AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = modules.organization_id AND c.id = modules.course_id
+); staff (course.update, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_modules_select_readonly ON course_management.modules
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_modules_select_readonly ON course_management.modules IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_modules_insert_staff ON course_management.modules
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_modules_insert_staff ON course_management.modules IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_modules_update_staff ON course_management.modules
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_modules_update_staff ON course_management.modules IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_modules_delete_staff ON course_management.modules
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_modules_delete_staff ON course_management.modules IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_modules_select_definer ON course_management.modules
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_modules_select_definer ON course_management.modules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_modules_insert_definer ON course_management.modules
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_modules_insert_definer ON course_management.modules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_modules_update_definer ON course_management.modules
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_modules_update_definer ON course_management.modules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_modules_delete_definer ON course_management.modules
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_modules_delete_definer ON course_management.modules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.lessons: tenant, profile course_catalog
+ALTER TABLE course_management.lessons ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.lessons FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_lessons_select_visible ON course_management.lessons
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND EXISTS (
+    SELECT 1 FROM course_management.modules AS m
+    WHERE m.organization_id = lessons.organization_id AND m.id = lessons.module_id AND m.deleted_at IS NULL
+) OR ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[]))));
+COMMENT ON POLICY pol_lessons_select_visible ON course_management.lessons IS
+'Members of the organization see rows where deleted_at IS NULL AND EXISTS (
+    SELECT 1 FROM course_management.modules AS m
+    WHERE m.organization_id = lessons.organization_id AND m.id = lessons.module_id AND m.deleted_at IS NULL
+); staff (course.update, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_lessons_select_readonly ON course_management.lessons
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lessons_select_readonly ON course_management.lessons IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_lessons_insert_staff ON course_management.lessons
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_lessons_insert_staff ON course_management.lessons IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_lessons_update_staff ON course_management.lessons
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_lessons_update_staff ON course_management.lessons IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_lessons_delete_staff ON course_management.lessons
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR course_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_lessons_delete_staff ON course_management.lessons IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_lessons_select_definer ON course_management.lessons
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lessons_select_definer ON course_management.lessons IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_lessons_insert_definer ON course_management.lessons
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lessons_insert_definer ON course_management.lessons IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_lessons_update_definer ON course_management.lessons
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lessons_update_definer ON course_management.lessons IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_lessons_delete_definer ON course_management.lessons
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lessons_delete_definer ON course_management.lessons IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.enrollments: tenant, profile course_own_rows
+ALTER TABLE course_management.enrollments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.enrollments FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_enrollments_select_own_or_staff ON course_management.enrollments
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_enrollments_select_own_or_staff ON course_management.enrollments IS
+'The learner''s own rows (user_id) and, for staff of the course (enrollment.view), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_enrollments_select_readonly ON course_management.enrollments
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_enrollments_select_readonly ON course_management.enrollments IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_enrollments_insert_own_or_staff ON course_management.enrollments
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_enrollments_insert_own_or_staff ON course_management.enrollments IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_enrollments_update_own_or_staff ON course_management.enrollments
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_enrollments_update_own_or_staff ON course_management.enrollments IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_enrollments_delete_own_or_staff ON course_management.enrollments
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_enrollments_delete_own_or_staff ON course_management.enrollments IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_enrollments_select_maintenance ON course_management.enrollments
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_enrollments_select_maintenance ON course_management.enrollments IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_enrollments_select_definer ON course_management.enrollments
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_enrollments_select_definer ON course_management.enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_enrollments_insert_definer ON course_management.enrollments
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_enrollments_insert_definer ON course_management.enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_enrollments_update_definer ON course_management.enrollments
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_enrollments_update_definer ON course_management.enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_enrollments_delete_definer ON course_management.enrollments
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_enrollments_delete_definer ON course_management.enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.lesson_progress: tenant, profile course_own_rows
+ALTER TABLE course_management.lesson_progress ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.lesson_progress FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_lesson_progress_select_own_or_staff ON course_management.lesson_progress
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_lesson_progress_select_own_or_staff ON course_management.lesson_progress IS
+'The learner''s own rows (user_id) and, for staff of the course (enrollment.view), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_lesson_progress_select_readonly ON course_management.lesson_progress
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lesson_progress_select_readonly ON course_management.lesson_progress IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_lesson_progress_insert_own ON course_management.lesson_progress
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_lesson_progress_insert_own ON course_management.lesson_progress IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_lesson_progress_update_own ON course_management.lesson_progress
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_lesson_progress_update_own ON course_management.lesson_progress IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_lesson_progress_delete_own ON course_management.lesson_progress
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_lesson_progress_delete_own ON course_management.lesson_progress IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_lesson_progress_select_maintenance ON course_management.lesson_progress
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_lesson_progress_select_maintenance ON course_management.lesson_progress IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_lesson_progress_select_definer ON course_management.lesson_progress
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lesson_progress_select_definer ON course_management.lesson_progress IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_lesson_progress_insert_definer ON course_management.lesson_progress
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lesson_progress_insert_definer ON course_management.lesson_progress IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_lesson_progress_update_definer ON course_management.lesson_progress
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lesson_progress_update_definer ON course_management.lesson_progress IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_lesson_progress_delete_definer ON course_management.lesson_progress
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_lesson_progress_delete_definer ON course_management.lesson_progress IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.certificates: tenant, profile course_own_rows
+ALTER TABLE course_management.certificates ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.certificates FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_certificates_select_own_or_staff ON course_management.certificates
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_certificates_select_own_or_staff ON course_management.certificates IS
+'The learner''s own rows (user_id) and, for staff of the course (enrollment.view), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_certificates_select_readonly ON course_management.certificates
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_certificates_select_readonly ON course_management.certificates IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_certificates_insert_own ON course_management.certificates
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_certificates_insert_own ON course_management.certificates IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_certificates_update_own ON course_management.certificates
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_certificates_update_own ON course_management.certificates IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_certificates_delete_own ON course_management.certificates
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_certificates_delete_own ON course_management.certificates IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_certificates_select_definer ON course_management.certificates
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_certificates_select_definer ON course_management.certificates IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_certificates_insert_definer ON course_management.certificates
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_certificates_insert_definer ON course_management.certificates IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_certificates_update_definer ON course_management.certificates
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_certificates_update_definer ON course_management.certificates IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_certificates_delete_definer ON course_management.certificates
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_certificates_delete_definer ON course_management.certificates IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.learning_events: tenant, profile definer_only
+ALTER TABLE course_management.learning_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.learning_events FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_learning_events_select_own ON course_management.learning_events
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('analytics.view'))));
+COMMENT ON POLICY pol_learning_events_select_own ON course_management.learning_events IS
+'The user''s own rows (user_id), or every row of the organization with analytics.view.';
+
+CREATE POLICY pol_learning_events_select_readonly ON course_management.learning_events
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_events_select_readonly ON course_management.learning_events IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_learning_events_select_definer ON course_management.learning_events
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_events_select_definer ON course_management.learning_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_events_insert_definer ON course_management.learning_events
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_events_insert_definer ON course_management.learning_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_events_update_definer ON course_management.learning_events
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_events_update_definer ON course_management.learning_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_events_delete_definer ON course_management.learning_events
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_events_delete_definer ON course_management.learning_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.course_reviews: tenant, profile course_own_rows
+ALTER TABLE course_management.course_reviews ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.course_reviews FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_course_reviews_select_own_or_staff ON course_management.course_reviews
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR course_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_course_reviews_select_own_or_staff ON course_management.course_reviews IS
+'The learner''s own rows (user_id) and, for staff of the course (enrollment.view), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_course_reviews_select_readonly ON course_management.course_reviews
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_reviews_select_readonly ON course_management.course_reviews IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_course_reviews_insert_own ON course_management.course_reviews
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_course_reviews_insert_own ON course_management.course_reviews IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_course_reviews_update_own ON course_management.course_reviews
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_course_reviews_update_own ON course_management.course_reviews IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_course_reviews_delete_own ON course_management.course_reviews
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_course_reviews_delete_own ON course_management.course_reviews IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_course_reviews_select_maintenance ON course_management.course_reviews
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_course_reviews_select_maintenance ON course_management.course_reviews IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_course_reviews_select_definer ON course_management.course_reviews
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_reviews_select_definer ON course_management.course_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_course_reviews_insert_definer ON course_management.course_reviews
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_reviews_insert_definer ON course_management.course_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_course_reviews_update_definer ON course_management.course_reviews
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_reviews_update_definer ON course_management.course_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_course_reviews_delete_definer ON course_management.course_reviews
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_course_reviews_delete_definer ON course_management.course_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.learning_paths: tenant, profile course_catalog
+ALTER TABLE course_management.learning_paths ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.learning_paths FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_learning_paths_select_visible ON course_management.learning_paths
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND (
+    status = 'published'
+    OR status = 'archived' AND EXISTS (
+        SELECT 1 FROM course_management.learning_path_enrollments AS e
+        WHERE
+            e.organization_id = learning_paths.organization_id AND e.learning_path_id = learning_paths.id
+            AND e.user_id = (SELECT app.current_user_id()) AND e.status <> 'cancelled'
+    )
+)
+OR (SELECT user_management.has_permission('course.view_unpublished')) OR ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[]))));
+COMMENT ON POLICY pol_learning_paths_select_visible ON course_management.learning_paths IS
+'Members of the organization see rows where deleted_at IS NULL AND (
+    status = ''published''
+    OR status = ''archived'' AND EXISTS (
+        SELECT 1 FROM course_management.learning_path_enrollments AS e
+        WHERE
+            e.organization_id = learning_paths.organization_id AND e.learning_path_id = learning_paths.id
+            AND e.user_id = (SELECT app.current_user_id()) AND e.status <> ''cancelled''
+    )
+)
+OR (SELECT user_management.has_permission(''course.view_unpublished'')); staff (course.update, organization-wide or for the course in id) see all of their courses.';
+
+CREATE POLICY pol_learning_paths_select_readonly ON course_management.learning_paths
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_paths_select_readonly ON course_management.learning_paths IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_learning_paths_insert_staff ON course_management.learning_paths
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_learning_paths_insert_staff ON course_management.learning_paths IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_learning_paths_update_staff ON course_management.learning_paths
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_learning_paths_update_staff ON course_management.learning_paths IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_learning_paths_delete_staff ON course_management.learning_paths
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_learning_paths_delete_staff ON course_management.learning_paths IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_learning_paths_select_definer ON course_management.learning_paths
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_paths_select_definer ON course_management.learning_paths IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_paths_insert_definer ON course_management.learning_paths
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_paths_insert_definer ON course_management.learning_paths IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_paths_update_definer ON course_management.learning_paths
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_paths_update_definer ON course_management.learning_paths IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_paths_delete_definer ON course_management.learning_paths
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_paths_delete_definer ON course_management.learning_paths IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.learning_path_courses: tenant, profile course_catalog
+ALTER TABLE course_management.learning_path_courses ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.learning_path_courses FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_learning_path_courses_select_visible ON course_management.learning_path_courses
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (EXISTS (
+    SELECT 1 FROM course_management.learning_paths AS p
+    WHERE p.organization_id = learning_path_courses.organization_id AND p.id = learning_path_courses.learning_path_id
+) OR ((SELECT user_management.has_permission('course.update')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[]))));
+COMMENT ON POLICY pol_learning_path_courses_select_visible ON course_management.learning_path_courses IS
+'Members of the organization see rows where EXISTS (
+    SELECT 1 FROM course_management.learning_paths AS p
+    WHERE p.organization_id = learning_path_courses.organization_id AND p.id = learning_path_courses.learning_path_id
+); staff (course.update, organization-wide or for the course in learning_path_id) see all of their courses.';
+
+CREATE POLICY pol_learning_path_courses_select_readonly ON course_management.learning_path_courses
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_courses_select_readonly ON course_management.learning_path_courses IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_learning_path_courses_insert_staff ON course_management.learning_path_courses
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_learning_path_courses_insert_staff ON course_management.learning_path_courses IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_learning_path_courses_update_staff ON course_management.learning_path_courses
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_learning_path_courses_update_staff ON course_management.learning_path_courses IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_learning_path_courses_delete_staff ON course_management.learning_path_courses
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('course.update')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('course.update'))::uuid[])));
+COMMENT ON POLICY pol_learning_path_courses_delete_staff ON course_management.learning_path_courses IS
+'Staff of the course (course.update, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_learning_path_courses_select_definer ON course_management.learning_path_courses
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_courses_select_definer ON course_management.learning_path_courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_path_courses_insert_definer ON course_management.learning_path_courses
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_courses_insert_definer ON course_management.learning_path_courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_path_courses_update_definer ON course_management.learning_path_courses
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_courses_update_definer ON course_management.learning_path_courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_path_courses_delete_definer ON course_management.learning_path_courses
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_courses_delete_definer ON course_management.learning_path_courses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- course_management.learning_path_enrollments: tenant, profile course_own_rows
+ALTER TABLE course_management.learning_path_enrollments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_management.learning_path_enrollments FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_learning_path_enrollments_select_own_or_staff ON course_management.learning_path_enrollments
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_learning_path_enrollments_select_own_or_staff ON course_management.learning_path_enrollments IS
+'The learner''s own rows (user_id) and, for staff of the course (enrollment.view), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_learning_path_enrollments_select_readonly ON course_management.learning_path_enrollments
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_enrollments_select_readonly ON course_management.learning_path_enrollments IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_learning_path_enrollments_insert_own_or_staff ON course_management.learning_path_enrollments
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_learning_path_enrollments_insert_own_or_staff ON course_management.learning_path_enrollments IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_learning_path_enrollments_update_own_or_staff ON course_management.learning_path_enrollments
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_learning_path_enrollments_update_own_or_staff ON course_management.learning_path_enrollments IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_learning_path_enrollments_delete_own_or_staff ON course_management.learning_path_enrollments
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('enrollment.view')) OR learning_path_id = any((SELECT user_management.permitted_course_ids('enrollment.view'))::uuid[]))));
+COMMENT ON POLICY pol_learning_path_enrollments_delete_own_or_staff ON course_management.learning_path_enrollments IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_learning_path_enrollments_select_definer ON course_management.learning_path_enrollments
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_enrollments_select_definer ON course_management.learning_path_enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_path_enrollments_insert_definer ON course_management.learning_path_enrollments
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_enrollments_insert_definer ON course_management.learning_path_enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_path_enrollments_update_definer ON course_management.learning_path_enrollments
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_enrollments_update_definer ON course_management.learning_path_enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_learning_path_enrollments_delete_definer ON course_management.learning_path_enrollments
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_learning_path_enrollments_delete_definer ON course_management.learning_path_enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
 
 -- user_management.permissions: global, profile global_read
 ALTER TABLE user_management.permissions ENABLE ROW LEVEL SECURITY;

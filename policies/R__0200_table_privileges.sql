@@ -12,6 +12,85 @@ REVOKE ALL ON TABLE audit.audit_log FROM PUBLIC, ${app_role}, ${readonly_role}, 
 GRANT SELECT ON TABLE audit.audit_log TO ${app_role};
 GRANT SELECT ON TABLE audit.audit_log TO ${readonly_role};
 
+-- content_management.files
+REVOKE ALL ON TABLE content_management.files FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, storage_key, mime_type, size_bytes, sha256, original_filename), UPDATE (original_filename, deleted_at) ON TABLE content_management.files TO ${app_role};
+GRANT SELECT ON TABLE content_management.files TO ${readonly_role};
+
+-- content_management.content_items
+REVOKE ALL ON TABLE content_management.content_items FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, type, title, description, metadata, visibility, owner_user_id), UPDATE (title, description, metadata, visibility, owner_user_id, current_version_id, deleted_at) ON TABLE content_management.content_items TO ${app_role};
+GRANT SELECT ON TABLE content_management.content_items TO ${readonly_role};
+
+-- content_management.content_versions
+REVOKE ALL ON TABLE content_management.content_versions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, content_item_id, file_id, notes) ON TABLE content_management.content_versions TO ${app_role};
+GRANT SELECT ON TABLE content_management.content_versions TO ${readonly_role};
+
+-- course_management.courses
+REVOKE ALL ON TABLE course_management.courses FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE course_management.courses TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, title, slug, description, status, visibility, allow_self_enrollment, sequential, price, currency, difficulty, tags, learning_objectives, estimated_duration_minutes, cover_content_item_id), UPDATE (title, slug, description, status, visibility, allow_self_enrollment, sequential, price, currency, difficulty, tags, learning_objectives, estimated_duration_minutes, cover_content_item_id, deleted_at) ON TABLE course_management.courses TO ${app_role};
+GRANT SELECT ON TABLE course_management.courses TO ${readonly_role};
+
+-- course_management.course_prerequisites
+REVOKE ALL ON TABLE course_management.course_prerequisites FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, prerequisite_course_id, is_required), UPDATE (is_required), DELETE ON TABLE course_management.course_prerequisites TO ${app_role};
+GRANT SELECT ON TABLE course_management.course_prerequisites TO ${readonly_role};
+
+-- course_management.modules
+REVOKE ALL ON TABLE course_management.modules FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, title, description, position, sequential_unlock), UPDATE (title, description, sequential_unlock, deleted_at) ON TABLE course_management.modules TO ${app_role};
+GRANT SELECT ON TABLE course_management.modules TO ${readonly_role};
+
+-- course_management.lessons
+REVOKE ALL ON TABLE course_management.lessons FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, module_id, title, description, body, content_type, duration_minutes, points_reward, position, is_required, is_preview, content_version_id), UPDATE (title, description, body, content_type, duration_minutes, points_reward, is_required, is_preview, content_version_id, deleted_at) ON TABLE course_management.lessons TO ${app_role};
+GRANT SELECT ON TABLE course_management.lessons TO ${readonly_role};
+
+-- course_management.enrollments
+REVOKE ALL ON TABLE course_management.enrollments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE course_management.enrollments TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, user_id, course_id, access_expires_at), UPDATE (status, last_accessed_at, access_expires_at, final_grade) ON TABLE course_management.enrollments TO ${app_role};
+GRANT SELECT ON TABLE course_management.enrollments TO ${readonly_role};
+
+-- course_management.lesson_progress
+REVOKE ALL ON TABLE course_management.lesson_progress FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE course_management.lesson_progress TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, enrollment_id, user_id, course_id, lesson_id, status, time_spent_seconds, attempts, score, last_position_seconds, lesson_status, completion_status, success_status, score_raw, score_min, score_max, score_scaled, session_time, suspend_data), UPDATE (status, time_spent_seconds, attempts, score, last_position_seconds, lesson_status, completion_status, success_status, score_raw, score_min, score_max, score_scaled, session_time, suspend_data) ON TABLE course_management.lesson_progress TO ${app_role};
+GRANT SELECT ON TABLE course_management.lesson_progress TO ${readonly_role};
+
+-- course_management.certificates
+REVOKE ALL ON TABLE course_management.certificates FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE course_management.certificates TO ${app_role};
+GRANT SELECT ON TABLE course_management.certificates TO ${readonly_role};
+
+-- course_management.learning_events
+REVOKE ALL ON TABLE course_management.learning_events FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE course_management.learning_events TO ${app_role};
+GRANT SELECT ON TABLE course_management.learning_events TO ${readonly_role};
+
+-- course_management.course_reviews
+REVOKE ALL ON TABLE course_management.course_reviews FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE course_management.course_reviews TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, user_id, rating, body), UPDATE (rating, body, deleted_at), DELETE ON TABLE course_management.course_reviews TO ${app_role};
+GRANT SELECT ON TABLE course_management.course_reviews TO ${readonly_role};
+
+-- course_management.learning_paths
+REVOKE ALL ON TABLE course_management.learning_paths FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, title, slug, description, status, sequential), UPDATE (title, slug, description, status, sequential, deleted_at) ON TABLE course_management.learning_paths TO ${app_role};
+GRANT SELECT ON TABLE course_management.learning_paths TO ${readonly_role};
+
+-- course_management.learning_path_courses
+REVOKE ALL ON TABLE course_management.learning_path_courses FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, learning_path_id, course_id, position, is_required), UPDATE (position, is_required), DELETE ON TABLE course_management.learning_path_courses TO ${app_role};
+GRANT SELECT ON TABLE course_management.learning_path_courses TO ${readonly_role};
+
+-- course_management.learning_path_enrollments
+REVOKE ALL ON TABLE course_management.learning_path_enrollments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, user_id, learning_path_id), UPDATE (status) ON TABLE course_management.learning_path_enrollments TO ${app_role};
+GRANT SELECT ON TABLE course_management.learning_path_enrollments TO ${readonly_role};
+
 -- user_management.permissions
 REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${app_role};

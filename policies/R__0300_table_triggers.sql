@@ -11,6 +11,170 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 DROP TRIGGER IF EXISTS trg_audit_log_set_updated_at ON audit.audit_log;
 DROP TRIGGER IF EXISTS trg_audit_log_audit ON audit.audit_log;
 
+-- content_management.files
+CREATE OR REPLACE TRIGGER trg_files_set_updated_at
+BEFORE UPDATE ON content_management.files
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_files_set_updated_at ON content_management.files IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_files_audit
+AFTER INSERT OR UPDATE OR DELETE ON content_management.files
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_files_audit ON content_management.files IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- content_management.content_items
+CREATE OR REPLACE TRIGGER trg_content_items_set_updated_at
+BEFORE UPDATE ON content_management.content_items
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_content_items_set_updated_at ON content_management.content_items IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_content_items_audit
+AFTER INSERT OR UPDATE OR DELETE ON content_management.content_items
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_content_items_audit ON content_management.content_items IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- content_management.content_versions
+DROP TRIGGER IF EXISTS trg_content_versions_set_updated_at ON content_management.content_versions;
+DROP TRIGGER IF EXISTS trg_content_versions_audit ON content_management.content_versions;
+
+-- course_management.courses
+CREATE OR REPLACE TRIGGER trg_courses_set_updated_at
+BEFORE UPDATE ON course_management.courses
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_courses_set_updated_at ON course_management.courses IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_courses_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.courses
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_courses_audit ON course_management.courses IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.course_prerequisites
+CREATE OR REPLACE TRIGGER trg_course_prerequisites_set_updated_at
+BEFORE UPDATE ON course_management.course_prerequisites
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_course_prerequisites_set_updated_at ON course_management.course_prerequisites IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_course_prerequisites_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.course_prerequisites
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_course_prerequisites_audit ON course_management.course_prerequisites IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.modules
+CREATE OR REPLACE TRIGGER trg_modules_set_updated_at
+BEFORE UPDATE ON course_management.modules
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_modules_set_updated_at ON course_management.modules IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_modules_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.modules
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_modules_audit ON course_management.modules IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.lessons
+CREATE OR REPLACE TRIGGER trg_lessons_set_updated_at
+BEFORE UPDATE ON course_management.lessons
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_lessons_set_updated_at ON course_management.lessons IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_lessons_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.lessons
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_lessons_audit ON course_management.lessons IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.enrollments
+CREATE OR REPLACE TRIGGER trg_enrollments_set_updated_at
+BEFORE UPDATE ON course_management.enrollments
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_enrollments_set_updated_at ON course_management.enrollments IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_enrollments_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.enrollments
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_enrollments_audit ON course_management.enrollments IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.lesson_progress
+CREATE OR REPLACE TRIGGER trg_lesson_progress_set_updated_at
+BEFORE UPDATE ON course_management.lesson_progress
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_lesson_progress_set_updated_at ON course_management.lesson_progress IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_lesson_progress_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.lesson_progress
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_lesson_progress_audit ON course_management.lesson_progress IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.certificates
+CREATE OR REPLACE TRIGGER trg_certificates_set_updated_at
+BEFORE UPDATE ON course_management.certificates
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_certificates_set_updated_at ON course_management.certificates IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_certificates_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.certificates
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_certificates_audit ON course_management.certificates IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.learning_events
+DROP TRIGGER IF EXISTS trg_learning_events_set_updated_at ON course_management.learning_events;
+DROP TRIGGER IF EXISTS trg_learning_events_audit ON course_management.learning_events;
+
+-- course_management.course_reviews
+CREATE OR REPLACE TRIGGER trg_course_reviews_set_updated_at
+BEFORE UPDATE ON course_management.course_reviews
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_course_reviews_set_updated_at ON course_management.course_reviews IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_course_reviews_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.course_reviews
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_course_reviews_audit ON course_management.course_reviews IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.learning_paths
+CREATE OR REPLACE TRIGGER trg_learning_paths_set_updated_at
+BEFORE UPDATE ON course_management.learning_paths
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_learning_paths_set_updated_at ON course_management.learning_paths IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_learning_paths_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.learning_paths
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_learning_paths_audit ON course_management.learning_paths IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.learning_path_courses
+CREATE OR REPLACE TRIGGER trg_learning_path_courses_set_updated_at
+BEFORE UPDATE ON course_management.learning_path_courses
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_learning_path_courses_set_updated_at ON course_management.learning_path_courses IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_learning_path_courses_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.learning_path_courses
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_learning_path_courses_audit ON course_management.learning_path_courses IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- course_management.learning_path_enrollments
+CREATE OR REPLACE TRIGGER trg_learning_path_enrollments_set_updated_at
+BEFORE UPDATE ON course_management.learning_path_enrollments
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_learning_path_enrollments_set_updated_at ON course_management.learning_path_enrollments IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_learning_path_enrollments_audit
+AFTER INSERT OR UPDATE OR DELETE ON course_management.learning_path_enrollments
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_learning_path_enrollments_audit ON course_management.learning_path_enrollments IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- user_management.permissions
 DROP TRIGGER IF EXISTS trg_permissions_set_updated_at ON user_management.permissions;
 DROP TRIGGER IF EXISTS trg_permissions_audit ON user_management.permissions;

@@ -94,11 +94,180 @@ def f_login_attempts(conn: psycopg.Connection, org: Org) -> None:
         " values (%s, %s, 'someone@example.org', false, '198.51.100.7')", (org.id, org.owner_id))
 
 
+# --- content_management and course_management -------------------------------------------------
+# Run in FACTORIES order as superuser with the owner's context (the owner holds every permission,
+# so the authorization triggers pass). Each org gets: two files (one unused, so one can be
+# deleted), a video item with a version and a spare item, three courses (basics and advanced
+# published, advanced requiring basics; a draft), modules and lessons, the learner's enrollments
+# (basics completed -> certificate and learning events, then advanced completed), a review, a
+# published learning path over both courses with the learner's (completed) path enrollment.
+
+def _learner(conn: psycopg.Connection, org: Org) -> uuid.UUID:
+    row = conn.execute("select id from user_management.users where organization_id = %s and id <> %s"
+                       " order by created_at, id limit 1", (org.id, org.owner_id)).fetchone()
+    return row[0] if row else _user(conn, org, "learner")
+
+
+def _one(conn: psycopg.Connection, query: str, params: tuple[Any, ...]) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row[0]
+
+
+def _course_id(conn: psycopg.Connection, org: Org, slug: str) -> uuid.UUID:
+    return _one(conn, "select id from course_management.courses where organization_id = %s and slug = %s",
+                (org.id, slug))
+
+
+def f_files(conn: psycopg.Connection, org: Org) -> None:
+    for name, mime in [("welcome.mp4", "video/mp4"), ("handout.pdf", "application/pdf")]:
+        conn.execute(
+            "insert into content_management.files (organization_id, storage_key, mime_type, size_bytes, sha256,"
+            " original_filename) values (%s, %s, %s, 4096, %s, %s)",
+            (org.id, f"{org.slug}/{name}", mime, sha256_hex(f"{org.slug}/{name}"), name))
+
+
+def f_content_items(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute(
+        "insert into content_management.content_items (organization_id, type, title, metadata, owner_user_id)"
+        " values (%s, 'video', 'Welcome video', '{\"duration_seconds\": 90}', %s),"
+        " (%s, 'document', 'Spare handout', '{\"page_count\": 2}', %s)",
+        (org.id, org.owner_id, org.id, org.owner_id))
+
+
+def f_content_versions(conn: psycopg.Connection, org: Org) -> None:
+    item = _one(conn, "select id from content_management.content_items where organization_id = %s"
+                " and title = 'Welcome video'", (org.id,))
+    file = _one(conn, "select id from content_management.files where organization_id = %s"
+                " and mime_type = 'video/mp4'", (org.id,))
+    version = _one(conn, "insert into content_management.content_versions (organization_id, content_item_id,"
+                   " file_id, notes) values (%s, %s, %s, 'first cut') returning id", (org.id, item, file))
+    conn.execute("update content_management.content_items set current_version_id = %s where id = %s",
+                 (version, item))
+
+
+def f_courses(conn: psycopg.Connection, org: Org) -> None:
+    cover = _one(conn, "select id from content_management.content_items where organization_id = %s"
+                 " and title = 'Welcome video'", (org.id,))
+    conn.execute(
+        "insert into course_management.courses (organization_id, title, slug, status, tags, price, currency,"
+        " cover_content_item_id) values"
+        " (%s, 'Basics', 'basics', 'published', '{intro}', 0, null, %s),"
+        " (%s, 'Advanced', 'advanced', 'published', '{deep dive}', 19.90, 'EUR', null),"
+        " (%s, 'Upcoming', 'upcoming', 'draft', '{}', 0, null, null)",
+        (org.id, cover, org.id, org.id))
+
+
+def f_course_prerequisites(conn: psycopg.Connection, org: Org) -> None:
+    basics = _course_id(conn, org, "basics")
+    conn.execute(
+        "insert into course_management.course_prerequisites (organization_id, course_id, prerequisite_course_id,"
+        " is_required) values (%s, %s, %s, true), (%s, %s, %s, false)",
+        (org.id, _course_id(conn, org, "advanced"), basics, org.id, _course_id(conn, org, "upcoming"), basics))
+
+
+def f_modules(conn: psycopg.Connection, org: Org) -> None:
+    for slug in ("basics", "advanced", "upcoming"):
+        conn.execute("insert into course_management.modules (organization_id, course_id, title) values (%s, %s, %s)",
+                     (org.id, _course_id(conn, org, slug), f"{slug.title()} module 1"))
+
+
+def f_lessons(conn: psycopg.Connection, org: Org) -> None:
+    version = _one(conn, "select id from content_management.content_versions where organization_id = %s",
+                   (org.id,))
+    for slug, titles in [("basics", ["Welcome", "First steps"]), ("advanced", ["Going deeper"]),
+                         ("upcoming", ["Soon"])]:
+        course = _course_id(conn, org, slug)
+        module = _one(conn, "select id from course_management.modules where organization_id = %s and course_id = %s",
+                      (org.id, course))
+        for title in titles:
+            conn.execute(
+                "insert into course_management.lessons (organization_id, course_id, module_id, title, content_type,"
+                " points_reward, content_version_id) values (%s, %s, %s, %s, %s, 10, %s)",
+                (org.id, course, module, title, "video" if title == "Welcome" else "text",
+                 version if title == "Welcome" else None))
+
+
+def f_enrollments(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("insert into course_management.enrollments (organization_id, user_id, course_id) values (%s, %s, %s)",
+                 (org.id, _learner(conn, org), _course_id(conn, org, "basics")))
+
+
+def _complete(conn: psycopg.Connection, org: Org, slug: str) -> None:
+    learner, course = _learner(conn, org), _course_id(conn, org, slug)
+    enrollment = _one(conn, "select id from course_management.enrollments where organization_id = %s"
+                      " and user_id = %s and course_id = %s", (org.id, learner, course))
+    for (lesson,) in conn.execute("select id from course_management.lessons where organization_id = %s"
+                                  " and course_id = %s order by position", (org.id, course)).fetchall():
+        conn.execute(
+            "insert into course_management.lesson_progress (organization_id, enrollment_id, user_id, course_id,"
+            " lesson_id, status, time_spent_seconds, attempts, score) values (%s, %s, %s, %s, %s, 'completed', 60, 1, 95)",
+            (org.id, enrollment, learner, course, lesson))
+
+
+def f_lesson_progress(conn: psycopg.Connection, org: Org) -> None:
+    _complete(conn, org, "basics")  # completes the enrollment: certificate + learning events
+
+
+def f_certificates(conn: psycopg.Connection, org: Org) -> None:
+    # basics is completed, so the prerequisite of advanced is met: a second certificate.
+    conn.execute("insert into course_management.enrollments (organization_id, user_id, course_id) values (%s, %s, %s)",
+                 (org.id, _learner(conn, org), _course_id(conn, org, "advanced")))
+    _complete(conn, org, "advanced")
+
+
+def f_learning_events(conn: psycopg.Connection, org: Org) -> None:
+    # Events were recorded by the enrollments and completions above; a consumer claims the first.
+    conn.execute("update course_management.learning_events set consumed_at = now() where organization_id = %s"
+                 " and id = (select id from course_management.learning_events where organization_id = %s order by id limit 1)",
+                 (org.id, org.id))
+
+
+def f_course_reviews(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("insert into course_management.course_reviews (organization_id, course_id, user_id, rating, body)"
+                 " values (%s, %s, %s, 4, 'Clear and practical.')",
+                 (org.id, _course_id(conn, org, "basics"), _learner(conn, org)))
+
+
+def f_learning_paths(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("insert into course_management.learning_paths (organization_id, title, slug, status, sequential)"
+                 " values (%s, 'Foundations', 'foundations', 'published', true)", (org.id,))
+
+
+def f_learning_path_courses(conn: psycopg.Connection, org: Org) -> None:
+    path = _one(conn, "select id from course_management.learning_paths where organization_id = %s", (org.id,))
+    for position, slug in enumerate(["basics", "advanced"], 1):
+        conn.execute("insert into course_management.learning_path_courses (organization_id, learning_path_id,"
+                     " course_id, position) values (%s, %s, %s, %s)",
+                     (org.id, path, _course_id(conn, org, slug), position))
+
+
+def f_learning_path_enrollments(conn: psycopg.Connection, org: Org) -> None:
+    path = _one(conn, "select id from course_management.learning_paths where organization_id = %s", (org.id,))
+    conn.execute("insert into course_management.learning_path_enrollments (organization_id, user_id,"
+                 " learning_path_id) values (%s, %s, %s)", (org.id, _learner(conn, org), path))
+
+
 # Tables create_organization does not fill. Keyed by schema.table; each adds >= 1 row for the org.
 FACTORIES: dict[str, Callable[[psycopg.Connection, Org], None]] = {
     "user_management.sessions": f_sessions,
     "user_management.auth_tokens": f_auth_tokens,
     "user_management.login_attempts": f_login_attempts,
+    "content_management.files": f_files,
+    "content_management.content_items": f_content_items,
+    "content_management.content_versions": f_content_versions,
+    "course_management.courses": f_courses,
+    "course_management.course_prerequisites": f_course_prerequisites,
+    "course_management.modules": f_modules,
+    "course_management.lessons": f_lessons,
+    "course_management.enrollments": f_enrollments,
+    "course_management.lesson_progress": f_lesson_progress,
+    "course_management.certificates": f_certificates,
+    "course_management.learning_events": f_learning_events,
+    "course_management.course_reviews": f_course_reviews,
+    "course_management.learning_paths": f_learning_paths,
+    "course_management.learning_path_courses": f_learning_path_courses,
+    "course_management.learning_path_enrollments": f_learning_path_enrollments,
 }
 
 

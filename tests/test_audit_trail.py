@@ -41,6 +41,32 @@ MUTATIONS: dict[str, str] = {
                                 " where id = (select id from user_management.sessions where organization_id = %(org)s order by id limit 1)",
     "user_management.auth_tokens": "update user_management.auth_tokens set used_at = now()"
                                    " where id = (select id from user_management.auth_tokens where organization_id = %(org)s order by id limit 1)",
+    "content_management.files": "update content_management.files set original_filename = 'renamed-by-test.bin'"
+        " where id = (select id from content_management.files where organization_id = %(org)s order by id limit 1)",
+    "content_management.content_items": "update content_management.content_items set title = title || ' (edited)'"
+        " where id = (select id from content_management.content_items where organization_id = %(org)s order by id limit 1)",
+    "course_management.courses": "update course_management.courses set description = 'Changed by test.'"
+        " where id = (select id from course_management.courses where organization_id = %(org)s order by id limit 1)",
+    "course_management.course_prerequisites": "update course_management.course_prerequisites set is_required = not is_required"
+        " where id = (select id from course_management.course_prerequisites where organization_id = %(org)s order by id limit 1)",
+    "course_management.modules": "update course_management.modules set title = title || ' (edited)'"
+        " where id = (select id from course_management.modules where organization_id = %(org)s order by id limit 1)",
+    "course_management.lessons": "update course_management.lessons set title = title || ' (edited)'"
+        " where id = (select id from course_management.lessons where organization_id = %(org)s order by id limit 1)",
+    "course_management.enrollments": "update course_management.enrollments set last_accessed_at = now()"
+        " where id = (select id from course_management.enrollments where organization_id = %(org)s order by id limit 1)",
+    "course_management.lesson_progress": "update course_management.lesson_progress set time_spent_seconds = time_spent_seconds + 1"
+        " where id = (select id from course_management.lesson_progress where organization_id = %(org)s order by id limit 1)",
+    "course_management.certificates": "update course_management.certificates set revoked_at = now(), revoked_reason = 'Revoked by test.'"
+        " where id = (select id from course_management.certificates where organization_id = %(org)s order by id limit 1)",
+    "course_management.course_reviews": "update course_management.course_reviews set body = 'Edited by test.'"
+        " where id = (select id from course_management.course_reviews where organization_id = %(org)s order by id limit 1)",
+    "course_management.learning_paths": "update course_management.learning_paths set description = 'Changed by test.'"
+        " where id = (select id from course_management.learning_paths where organization_id = %(org)s order by id limit 1)",
+    "course_management.learning_path_courses": "update course_management.learning_path_courses set is_required = not is_required"
+        " where id = (select id from course_management.learning_path_courses where organization_id = %(org)s order by id limit 1)",
+    "course_management.learning_path_enrollments": "update course_management.learning_path_enrollments set enrolled_at = enrolled_at - interval '1 day'"
+        " where id = (select id from course_management.learning_path_enrollments where organization_id = %(org)s order by id limit 1)",
 }
 # Tables whose rows cannot be hard-deleted by design (the delete probe is not run for them).
 DELETE_BLOCKED = {

@@ -158,12 +158,16 @@ def test_no_function_is_executable_by_public(conn: psycopg.Connection) -> None:
 
 def test_everything_is_owned_by_the_owner_role(conn: psycopg.Connection, roles: dict[str, str]) -> None:
     owner, maintenance = roles["owner_role"], roles["maintenance_role"]
-    # Materialized views and their refresh functions belong to the maintenance role (V0060).
+    # Materialized views and their refresh functions belong to the maintenance role (V0060); so do
+    # the views' indexes (an index always belongs to its table's owner).
     bad = rows(conn, """
         select c.oid::regclass::text, pg_get_userbyid(c.relowner) from pg_class c
         join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%s) and pg_get_userbyid(c.relowner) <> %s
-          and not (c.relkind = 'm' and pg_get_userbyid(c.relowner) = %s)
+          and not (pg_get_userbyid(c.relowner) = %s
+                   and (c.relkind = 'm'
+                        or (c.relkind = 'i' and exists (select 1 from pg_index x join pg_class t on t.oid = x.indrelid
+                                                        where x.indexrelid = c.oid and t.relkind = 'm'))))
         union all
         select p.oid::regprocedure::text, pg_get_userbyid(p.proowner) from pg_proc p
         join pg_namespace n on n.oid = p.pronamespace

@@ -193,10 +193,20 @@ def test_the_last_owner_cannot_be_revoked_deleted_or_suspended(tx: psycopg.Conne
     assert live_owners(tx, t.id) == 1
 
 
+def new_course(tx: psycopg.Connection, t: Tenant) -> uuid.UUID:
+    """A real (draft) course of the tenant: course-scoped grants reference courses (fk_user_roles_course_id)."""
+    set_context(tx, t.id, t.owner)
+    row = tx.execute("insert into course_management.courses (organization_id, title, slug)"
+                     " values (%s, 'Scoped course', %s) returning id", (t.id, "c-" + uuid.uuid4().hex[:8])).fetchone()
+    assert row is not None
+    return row[0]
+
+
+
 def test_a_course_scoped_owner_grant_does_not_count_as_an_owner(tx: psycopg.Connection, app: str,
                                                                 t: Tenant) -> None:
     """A course-scoped owner grant does not count as an owner of the organization."""
-    course = uuid.uuid4()
+    course = new_course(tx, t)
     admin = t.users["admin"]
     assert run(tx, app, t.id, t.owner, GRANT, (admin, t.roles["owner"], course, None)).ok
     assert live_owners(tx, t.id) == 1
@@ -228,7 +238,7 @@ def test_admin_cannot_act_on_an_owner(tx: psycopg.Connection, app: str, t: Tenan
 
 def test_course_scoped_grant_gives_the_permission_for_that_course_only(tx: psycopg.Connection, app: str,
                                                                        t: Tenant) -> None:
-    learner, x, y = t.users["learner"], uuid.uuid4(), uuid.uuid4()
+    learner, x, y = t.users["learner"], new_course(tx, t), new_course(tx, t)
     assert not has_permission_of(tx, app, t, learner, "assessment.grade", x)
     assert run(tx, app, t.id, t.owner, GRANT, (learner, t.roles["teaching_assistant"], x, None)).ok
     assert has_permission_of(tx, app, t, learner, "assessment.grade", x)
