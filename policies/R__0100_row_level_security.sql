@@ -20,6 +20,7 @@ BEGIN
           JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
          WHERE (n.nspname, c.relname) IN (
                ('audit', 'audit_log'),
+               ('analytics', 'materialized_view_refreshes'),
                ('content_management', 'files'),
                ('content_management', 'content_items'),
                ('content_management', 'content_versions'),
@@ -67,6 +68,35 @@ FOR INSERT TO ${owner_role}
 WITH CHECK (organization_id IS NULL OR (SELECT app.current_organization_id()) IS NULL OR organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_audit_log_insert_owner ON audit.audit_log IS
 'Only the owner inserts (through the SECURITY DEFINER trigger function audit.log_change()); inside a tenant context the row must belong to that tenant, without one (cross-tenant maintenance functions) any row.';
+
+-- analytics.materialized_view_refreshes: global, profile global_read
+ALTER TABLE analytics.materialized_view_refreshes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics.materialized_view_refreshes FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_materialized_view_refreshes_select_all ON analytics.materialized_view_refreshes
+FOR SELECT TO ${app_role}, ${readonly_role}, ${owner_role}
+USING (TRUE);
+COMMENT ON POLICY pol_materialized_view_refreshes_select_all ON analytics.materialized_view_refreshes IS
+'Global catalog: every role reads every row (no tenant data here).';
+
+CREATE POLICY pol_materialized_view_refreshes_insert_owner ON analytics.materialized_view_refreshes
+FOR INSERT TO ${owner_role}
+WITH CHECK (TRUE);
+COMMENT ON POLICY pol_materialized_view_refreshes_insert_owner ON analytics.materialized_view_refreshes IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_materialized_view_refreshes_update_owner ON analytics.materialized_view_refreshes
+FOR UPDATE TO ${owner_role}
+USING (TRUE)
+WITH CHECK (TRUE);
+COMMENT ON POLICY pol_materialized_view_refreshes_update_owner ON analytics.materialized_view_refreshes IS
+'Global catalog: only the owner (migrations) writes it.';
+
+CREATE POLICY pol_materialized_view_refreshes_delete_owner ON analytics.materialized_view_refreshes
+FOR DELETE TO ${owner_role}
+USING (TRUE);
+COMMENT ON POLICY pol_materialized_view_refreshes_delete_owner ON analytics.materialized_view_refreshes IS
+'Global catalog: only the owner (migrations) writes it.';
+
 
 -- content_management.files: tenant, profile managed
 ALTER TABLE content_management.files ENABLE ROW LEVEL SECURITY;

@@ -12,6 +12,11 @@ REVOKE ALL ON TABLE audit.audit_log FROM PUBLIC, ${app_role}, ${readonly_role}, 
 GRANT SELECT ON TABLE audit.audit_log TO ${app_role};
 GRANT SELECT ON TABLE audit.audit_log TO ${readonly_role};
 
+-- analytics.materialized_view_refreshes
+REVOKE ALL ON TABLE analytics.materialized_view_refreshes FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE analytics.materialized_view_refreshes TO ${app_role};
+GRANT SELECT ON TABLE analytics.materialized_view_refreshes TO ${readonly_role};
+
 -- content_management.files
 REVOKE ALL ON TABLE content_management.files FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, storage_key, mime_type, size_bytes, sha256, original_filename), UPDATE (original_filename, deleted_at) ON TABLE content_management.files TO ${app_role};

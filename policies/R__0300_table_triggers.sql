@@ -11,6 +11,10 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 DROP TRIGGER IF EXISTS trg_audit_log_set_updated_at ON audit.audit_log;
 DROP TRIGGER IF EXISTS trg_audit_log_audit ON audit.audit_log;
 
+-- analytics.materialized_view_refreshes
+DROP TRIGGER IF EXISTS trg_materialized_view_refreshes_set_updated_at ON analytics.materialized_view_refreshes;
+DROP TRIGGER IF EXISTS trg_materialized_view_refreshes_audit ON analytics.materialized_view_refreshes;
+
 -- content_management.files
 CREATE OR REPLACE TRIGGER trg_files_set_updated_at
 BEFORE UPDATE ON content_management.files
@@ -47,9 +51,9 @@ COMMENT ON TRIGGER trg_courses_set_updated_at ON course_management.courses IS
 'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
 CREATE OR REPLACE TRIGGER trg_courses_audit
 AFTER INSERT OR UPDATE OR DELETE ON course_management.courses
-FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+FOR EACH ROW EXECUTE FUNCTION audit.log_change('search_vector');
 COMMENT ON TRIGGER trg_courses_audit ON course_management.courses IS
-'Writes one audit.audit_log row per inserted, changed or deleted row.';
+'Writes one audit.audit_log row per inserted, changed or deleted row (columns search_vector left out).';
 
 -- course_management.course_prerequisites
 CREATE OR REPLACE TRIGGER trg_course_prerequisites_set_updated_at
@@ -213,7 +217,7 @@ CREATE OR REPLACE TRIGGER trg_users_audit
 AFTER INSERT OR UPDATE OR DELETE ON user_management.users
 FOR EACH ROW EXECUTE FUNCTION audit.log_change('password_hash', 'two_factor_secret_ref', 'recovery_code_hashes');
 COMMENT ON TRIGGER trg_users_audit ON user_management.users IS
-'Writes one audit.audit_log row per inserted, changed or deleted row (secret columns password_hash, two_factor_secret_ref, recovery_code_hashes left out).';
+'Writes one audit.audit_log row per inserted, changed or deleted row (columns password_hash, two_factor_secret_ref, recovery_code_hashes left out).';
 
 -- user_management.roles
 CREATE OR REPLACE TRIGGER trg_roles_set_updated_at
@@ -249,7 +253,7 @@ CREATE OR REPLACE TRIGGER trg_sessions_audit
 AFTER INSERT OR UPDATE OR DELETE ON user_management.sessions
 FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_hash');
 COMMENT ON TRIGGER trg_sessions_audit ON user_management.sessions IS
-'Writes one audit.audit_log row per inserted, changed or deleted row (secret columns token_hash left out).';
+'Writes one audit.audit_log row per inserted, changed or deleted row (columns token_hash left out).';
 
 -- user_management.auth_tokens
 DROP TRIGGER IF EXISTS trg_auth_tokens_set_updated_at ON user_management.auth_tokens;
@@ -257,7 +261,7 @@ CREATE OR REPLACE TRIGGER trg_auth_tokens_audit
 AFTER INSERT OR UPDATE OR DELETE ON user_management.auth_tokens
 FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_hash');
 COMMENT ON TRIGGER trg_auth_tokens_audit ON user_management.auth_tokens IS
-'Writes one audit.audit_log row per inserted, changed or deleted row (secret columns token_hash left out).';
+'Writes one audit.audit_log row per inserted, changed or deleted row (columns token_hash left out).';
 
 -- user_management.login_attempts
 DROP TRIGGER IF EXISTS trg_login_attempts_set_updated_at ON user_management.login_attempts;

@@ -1,0 +1,16 @@
+-- squawk-disable-assume-in-transaction
+-- =============================================================================
+-- V0072__drop_redundant_enrollments_user_index
+-- Purpose:       idx_enrollments_organization_id_user_id (V0038) is a prefix of
+--                idx_enrollments_organization_id_user_id_enrolled_at_id (V0068),
+--                which serves the same lookups, the learner's keyset listing and
+--                the composite FK to users; keeping both costs every write and lets
+--                the planner pick the one that needs a sort.
+-- Concern:       one superseded index.
+-- Transactional: NO (executeInTransaction=false in the .sql.conf beside it):
+--                CONCURRENTLY cannot run in a transaction.
+-- Runs as:       the connecting migrator; a member of the owner role may drop
+--                the owner's indexes. If it fails, repair and migrate again.
+-- =============================================================================
+-- squawk-ignore prefer-robust-stmts
+DROP INDEX CONCURRENTLY course_management.idx_enrollments_organization_id_user_id;
