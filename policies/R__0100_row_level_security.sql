@@ -36,6 +36,11 @@ BEGIN
                ('course_management', 'learning_paths'),
                ('course_management', 'learning_path_courses'),
                ('course_management', 'learning_path_enrollments'),
+               ('gamification', 'point_systems'),
+               ('gamification', 'point_rules'),
+               ('gamification', 'levels'),
+               ('gamification', 'point_transactions'),
+               ('gamification', 'user_points'),
                ('user_management', 'permissions'),
                ('user_management', 'system_role_permissions'),
                ('user_management', 'subscription_plans'),
@@ -1044,6 +1049,250 @@ CREATE POLICY pol_learning_path_enrollments_delete_definer ON course_management.
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_learning_path_enrollments_delete_definer ON course_management.learning_path_enrollments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.point_systems: tenant, profile managed
+ALTER TABLE gamification.point_systems ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.point_systems FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_point_systems_select_tenant ON gamification.point_systems
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_systems_select_tenant ON gamification.point_systems IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_point_systems_insert_managed ON gamification.point_systems
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_systems_insert_managed ON gamification.point_systems IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_point_systems_update_managed ON gamification.point_systems
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_point_systems_update_managed ON gamification.point_systems IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_point_systems_delete_managed ON gamification.point_systems
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_systems_delete_managed ON gamification.point_systems IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_point_systems_select_definer ON gamification.point_systems
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_systems_select_definer ON gamification.point_systems IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_systems_insert_definer ON gamification.point_systems
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_systems_insert_definer ON gamification.point_systems IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_systems_update_definer ON gamification.point_systems
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_systems_update_definer ON gamification.point_systems IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_systems_delete_definer ON gamification.point_systems
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_systems_delete_definer ON gamification.point_systems IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.point_rules: tenant, profile managed
+ALTER TABLE gamification.point_rules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.point_rules FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_point_rules_select_tenant ON gamification.point_rules
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_rules_select_tenant ON gamification.point_rules IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_point_rules_insert_managed ON gamification.point_rules
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_rules_insert_managed ON gamification.point_rules IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_point_rules_update_managed ON gamification.point_rules
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_point_rules_update_managed ON gamification.point_rules IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_point_rules_delete_managed ON gamification.point_rules
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_rules_delete_managed ON gamification.point_rules IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_point_rules_select_definer ON gamification.point_rules
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_rules_select_definer ON gamification.point_rules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_rules_insert_definer ON gamification.point_rules
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_rules_insert_definer ON gamification.point_rules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_rules_update_definer ON gamification.point_rules
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_rules_update_definer ON gamification.point_rules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_rules_delete_definer ON gamification.point_rules
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_rules_delete_definer ON gamification.point_rules IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.levels: tenant, profile managed
+ALTER TABLE gamification.levels ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.levels FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_levels_select_tenant ON gamification.levels
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_levels_select_tenant ON gamification.levels IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_levels_insert_managed ON gamification.levels
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_levels_insert_managed ON gamification.levels IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_levels_update_managed ON gamification.levels
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_levels_update_managed ON gamification.levels IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_levels_delete_managed ON gamification.levels
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_levels_delete_managed ON gamification.levels IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_levels_select_definer ON gamification.levels
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_levels_select_definer ON gamification.levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_levels_insert_definer ON gamification.levels
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_levels_insert_definer ON gamification.levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_levels_update_definer ON gamification.levels
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_levels_update_definer ON gamification.levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_levels_delete_definer ON gamification.levels
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_levels_delete_definer ON gamification.levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.point_transactions: tenant, profile definer_only
+ALTER TABLE gamification.point_transactions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.point_transactions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_point_transactions_select_own ON gamification.point_transactions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_point_transactions_select_own ON gamification.point_transactions IS
+'The user''s own rows (user_id), or every row of the organization with gamification.manage.';
+
+CREATE POLICY pol_point_transactions_select_readonly ON gamification.point_transactions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_transactions_select_readonly ON gamification.point_transactions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_point_transactions_select_definer ON gamification.point_transactions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_transactions_select_definer ON gamification.point_transactions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_transactions_insert_definer ON gamification.point_transactions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_transactions_insert_definer ON gamification.point_transactions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_transactions_update_definer ON gamification.point_transactions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_transactions_update_definer ON gamification.point_transactions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_transactions_delete_definer ON gamification.point_transactions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_transactions_delete_definer ON gamification.point_transactions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.user_points: tenant, profile definer_only
+ALTER TABLE gamification.user_points ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.user_points FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_user_points_select_own ON gamification.user_points
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_user_points_select_own ON gamification.user_points IS
+'The user''s own rows (user_id), or every row of the organization with gamification.manage.';
+
+CREATE POLICY pol_user_points_select_readonly ON gamification.user_points
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_points_select_readonly ON gamification.user_points IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_user_points_select_definer ON gamification.user_points
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_points_select_definer ON gamification.user_points IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_points_insert_definer ON gamification.user_points
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_points_insert_definer ON gamification.user_points IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_points_update_definer ON gamification.user_points
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_points_update_definer ON gamification.user_points IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_points_delete_definer ON gamification.user_points
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_points_delete_definer ON gamification.user_points IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

@@ -96,6 +96,31 @@ REVOKE ALL ON TABLE course_management.learning_path_enrollments FROM PUBLIC, ${a
 GRANT SELECT, INSERT (organization_id, id, user_id, learning_path_id), UPDATE (status) ON TABLE course_management.learning_path_enrollments TO ${app_role};
 GRANT SELECT ON TABLE course_management.learning_path_enrollments TO ${readonly_role};
 
+-- gamification.point_systems
+REVOKE ALL ON TABLE gamification.point_systems FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, name, unit, is_default, daily_cap, active, multipliers), UPDATE (name, unit, is_default, daily_cap, active, multipliers), DELETE ON TABLE gamification.point_systems TO ${app_role};
+GRANT SELECT ON TABLE gamification.point_systems TO ${readonly_role};
+
+-- gamification.point_rules
+REVOKE ALL ON TABLE gamification.point_rules FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, event_type, points, first_time_only, cooldown, max_per_day, valid_from, valid_until, active), UPDATE (points, first_time_only, cooldown, max_per_day, valid_from, valid_until, active), DELETE ON TABLE gamification.point_rules TO ${app_role};
+GRANT SELECT ON TABLE gamification.point_rules TO ${readonly_role};
+
+-- gamification.levels
+REVOKE ALL ON TABLE gamification.levels FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, level_number, name, threshold, rewards), UPDATE (level_number, name, threshold, rewards), DELETE ON TABLE gamification.levels TO ${app_role};
+GRANT SELECT ON TABLE gamification.levels TO ${readonly_role};
+
+-- gamification.point_transactions
+REVOKE ALL ON TABLE gamification.point_transactions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.point_transactions TO ${app_role};
+GRANT SELECT ON TABLE gamification.point_transactions TO ${readonly_role};
+
+-- gamification.user_points
+REVOKE ALL ON TABLE gamification.user_points FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.user_points TO ${app_role};
+GRANT SELECT ON TABLE gamification.user_points TO ${readonly_role};
+
 -- user_management.permissions
 REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${app_role};

@@ -179,6 +179,54 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_learning_path_enrollments_audit ON course_management.learning_path_enrollments IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- gamification.point_systems
+CREATE OR REPLACE TRIGGER trg_point_systems_set_updated_at
+BEFORE UPDATE ON gamification.point_systems
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_point_systems_set_updated_at ON gamification.point_systems IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_point_systems_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.point_systems
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_point_systems_audit ON gamification.point_systems IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.point_rules
+CREATE OR REPLACE TRIGGER trg_point_rules_set_updated_at
+BEFORE UPDATE ON gamification.point_rules
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_point_rules_set_updated_at ON gamification.point_rules IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_point_rules_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.point_rules
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_point_rules_audit ON gamification.point_rules IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.levels
+CREATE OR REPLACE TRIGGER trg_levels_set_updated_at
+BEFORE UPDATE ON gamification.levels
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_levels_set_updated_at ON gamification.levels IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_levels_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.levels
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_levels_audit ON gamification.levels IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.point_transactions
+DROP TRIGGER IF EXISTS trg_point_transactions_set_updated_at ON gamification.point_transactions;
+DROP TRIGGER IF EXISTS trg_point_transactions_audit ON gamification.point_transactions;
+
+-- gamification.user_points
+CREATE OR REPLACE TRIGGER trg_user_points_set_updated_at
+BEFORE UPDATE ON gamification.user_points
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_user_points_set_updated_at ON gamification.user_points IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+DROP TRIGGER IF EXISTS trg_user_points_audit ON gamification.user_points;
+
 -- user_management.permissions
 DROP TRIGGER IF EXISTS trg_permissions_set_updated_at ON user_management.permissions;
 DROP TRIGGER IF EXISTS trg_permissions_audit ON user_management.permissions;

@@ -248,6 +248,42 @@ def f_learning_path_enrollments(conn: psycopg.Connection, org: Org) -> None:
                  " learning_path_id) values (%s, %s, %s)", (org.id, _learner(conn, org), path))
 
 
+# --- gamification ---------------------------------------------------------------------------------
+# A default point system (and a spare one, deletable) with a lesson rule (and an unused, deletable
+# course rule) and two levels. The owner is awarded points and adjusted (ledger rows, user_points):
+# the owner, not the learner, because the ledger is append-only and would block the audit test's
+# hard delete of the learner (the owner is undeletable anyway, like with login_attempts).
+
+def _system_id(conn: psycopg.Connection, org: Org) -> uuid.UUID:
+    return _one(conn, "select id from gamification.point_systems where organization_id = %s and is_default", (org.id,))
+
+
+def f_point_systems(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("insert into gamification.point_systems (organization_id, name, unit, is_default, daily_cap)"
+                 " values (%s, 'XP', 'XP', true, 1000), (%s, 'Coins', 'coins', false, null)", (org.id, org.id))
+
+
+def f_point_rules(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("insert into gamification.point_rules (organization_id, point_system_id, event_type, points)"
+                 " values (%s, %s, 'lesson_completed', 10), (%s, %s, 'course_completed', 50)",
+                 (org.id, _system_id(conn, org), org.id, _system_id(conn, org)))
+
+
+def f_levels(conn: psycopg.Connection, org: Org) -> None:
+    for number, name, threshold in [(1, "Novice", 0), (2, "Adept", 100)]:
+        conn.execute("insert into gamification.levels (organization_id, point_system_id, level_number, name, threshold)"
+                     " values (%s, %s, %s, %s, %s)", (org.id, _system_id(conn, org), number, name, threshold))
+
+
+def f_point_transactions(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("select gamification.award_points(%s, 'lesson_completed', 'manual', null, %s)",
+                 (org.owner_id, f"factory:{org.id}"))
+
+
+def f_user_points(conn: psycopg.Connection, org: Org) -> None:
+    conn.execute("select gamification.adjust_points(%s, 5, 'Welcome bonus', %s)", (org.owner_id, f"factory-adjust:{org.id}"))
+
+
 # Tables create_organization does not fill. Keyed by schema.table; each adds >= 1 row for the org.
 FACTORIES: dict[str, Callable[[psycopg.Connection, Org], None]] = {
     "user_management.sessions": f_sessions,
@@ -268,6 +304,11 @@ FACTORIES: dict[str, Callable[[psycopg.Connection, Org], None]] = {
     "course_management.learning_paths": f_learning_paths,
     "course_management.learning_path_courses": f_learning_path_courses,
     "course_management.learning_path_enrollments": f_learning_path_enrollments,
+    "gamification.point_systems": f_point_systems,
+    "gamification.point_rules": f_point_rules,
+    "gamification.levels": f_levels,
+    "gamification.point_transactions": f_point_transactions,
+    "gamification.user_points": f_user_points,
 }
 
 

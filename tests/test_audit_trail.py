@@ -67,6 +67,12 @@ MUTATIONS: dict[str, str] = {
         " where id = (select id from course_management.learning_path_courses where organization_id = %(org)s order by id limit 1)",
     "course_management.learning_path_enrollments": "update course_management.learning_path_enrollments set enrolled_at = enrolled_at - interval '1 day'"
         " where id = (select id from course_management.learning_path_enrollments where organization_id = %(org)s order by id limit 1)",
+    "gamification.point_systems": "update gamification.point_systems set unit = 'pts'"
+        " where id = (select id from gamification.point_systems where organization_id = %(org)s order by id limit 1)",
+    "gamification.point_rules": "update gamification.point_rules set points = points + 1"
+        " where id = (select id from gamification.point_rules where organization_id = %(org)s order by id limit 1)",
+    "gamification.levels": "update gamification.levels set name = name || ' (renamed)'"
+        " where id = (select id from gamification.levels where organization_id = %(org)s order by id limit 1)",
 }
 # Tables whose rows cannot be hard-deleted by design (the delete probe is not run for them).
 DELETE_BLOCKED = {
