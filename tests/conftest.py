@@ -22,12 +22,22 @@ from typing import Iterator
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from elearn_db.config import Config, load_config, parse_url
 from elearn_db.engine import Engine
 from elearn_db.server import TEST_SETTINGS, Cluster, default_bindir, free_port
+
+# Every property here talks to a real server: wall-clock deadlines would only make them flaky under
+# load (CI runs the suite twice in a row), so examples have no deadline; the number of examples is
+# set per test where it matters. HYPOTHESIS_PROFILE=ci-thorough raises it to 500 for tests that do
+# not set their own, for a long exploratory run.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci-thorough", deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                          max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT.parent / "shared" / "flyway-vectors"
