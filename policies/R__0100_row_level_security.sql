@@ -41,6 +41,8 @@ BEGIN
                ('gamification', 'levels'),
                ('gamification', 'point_transactions'),
                ('gamification', 'user_points'),
+               ('gamification', 'rewards'),
+               ('gamification', 'reward_redemptions'),
                ('user_management', 'permissions'),
                ('user_management', 'system_role_permissions'),
                ('user_management', 'subscription_plans'),
@@ -1293,6 +1295,101 @@ CREATE POLICY pol_user_points_delete_definer ON gamification.user_points
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_user_points_delete_definer ON gamification.user_points IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.rewards: tenant, profile managed
+ALTER TABLE gamification.rewards ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.rewards FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_rewards_select_tenant ON gamification.rewards
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rewards_select_tenant ON gamification.rewards IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_rewards_insert_managed ON gamification.rewards
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('reward.manage')));
+COMMENT ON POLICY pol_rewards_insert_managed ON gamification.rewards IS
+'Users holding reward.manage create rows in their organization.';
+
+CREATE POLICY pol_rewards_update_managed ON gamification.rewards
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('reward.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('reward.manage'))));
+COMMENT ON POLICY pol_rewards_update_managed ON gamification.rewards IS
+'Users holding reward.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_rewards_delete_managed ON gamification.rewards
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('reward.manage')));
+COMMENT ON POLICY pol_rewards_delete_managed ON gamification.rewards IS
+'Users holding reward.manage delete rows of their organization.';
+
+CREATE POLICY pol_rewards_select_definer ON gamification.rewards
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rewards_select_definer ON gamification.rewards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rewards_insert_definer ON gamification.rewards
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rewards_insert_definer ON gamification.rewards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rewards_update_definer ON gamification.rewards
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rewards_update_definer ON gamification.rewards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rewards_delete_definer ON gamification.rewards
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rewards_delete_definer ON gamification.rewards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.reward_redemptions: tenant, profile definer_only
+ALTER TABLE gamification.reward_redemptions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.reward_redemptions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_reward_redemptions_select_own ON gamification.reward_redemptions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('reward.manage'))));
+COMMENT ON POLICY pol_reward_redemptions_select_own ON gamification.reward_redemptions IS
+'The user''s own rows (user_id), or every row of the organization with reward.manage.';
+
+CREATE POLICY pol_reward_redemptions_select_readonly ON gamification.reward_redemptions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_reward_redemptions_select_readonly ON gamification.reward_redemptions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_reward_redemptions_select_definer ON gamification.reward_redemptions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_reward_redemptions_select_definer ON gamification.reward_redemptions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_reward_redemptions_insert_definer ON gamification.reward_redemptions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_reward_redemptions_insert_definer ON gamification.reward_redemptions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_reward_redemptions_update_definer ON gamification.reward_redemptions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_reward_redemptions_update_definer ON gamification.reward_redemptions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_reward_redemptions_delete_definer ON gamification.reward_redemptions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_reward_redemptions_delete_definer ON gamification.reward_redemptions IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

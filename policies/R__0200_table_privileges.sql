@@ -121,6 +121,16 @@ REVOKE ALL ON TABLE gamification.user_points FROM PUBLIC, ${app_role}, ${readonl
 GRANT SELECT ON TABLE gamification.user_points TO ${app_role};
 GRANT SELECT ON TABLE gamification.user_points TO ${readonly_role};
 
+-- gamification.rewards
+REVOKE ALL ON TABLE gamification.rewards FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, name, description, kind, cost_points, price_amount, price_currency, stock, per_user_limit, per_user_period, active, available_from, available_until, metadata), UPDATE (name, description, kind, cost_points, price_amount, price_currency, stock, per_user_limit, per_user_period, active, available_from, available_until, metadata, deleted_at), DELETE ON TABLE gamification.rewards TO ${app_role};
+GRANT SELECT ON TABLE gamification.rewards TO ${readonly_role};
+
+-- gamification.reward_redemptions
+REVOKE ALL ON TABLE gamification.reward_redemptions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.reward_redemptions TO ${app_role};
+GRANT SELECT ON TABLE gamification.reward_redemptions TO ${readonly_role};
+
 -- user_management.permissions
 REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${app_role};

@@ -227,6 +227,30 @@ COMMENT ON TRIGGER trg_user_points_set_updated_at ON gamification.user_points IS
 'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
 DROP TRIGGER IF EXISTS trg_user_points_audit ON gamification.user_points;
 
+-- gamification.rewards
+CREATE OR REPLACE TRIGGER trg_rewards_set_updated_at
+BEFORE UPDATE ON gamification.rewards
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_rewards_set_updated_at ON gamification.rewards IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_rewards_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.rewards
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_rewards_audit ON gamification.rewards IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.reward_redemptions
+CREATE OR REPLACE TRIGGER trg_reward_redemptions_set_updated_at
+BEFORE UPDATE ON gamification.reward_redemptions
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_reward_redemptions_set_updated_at ON gamification.reward_redemptions IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_reward_redemptions_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.reward_redemptions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_reward_redemptions_audit ON gamification.reward_redemptions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- user_management.permissions
 DROP TRIGGER IF EXISTS trg_permissions_set_updated_at ON user_management.permissions;
 DROP TRIGGER IF EXISTS trg_permissions_audit ON user_management.permissions;

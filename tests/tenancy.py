@@ -284,6 +284,18 @@ def f_user_points(conn: psycopg.Connection, org: Org) -> None:
     conn.execute("select gamification.adjust_points(%s, 5, 'Welcome bonus', %s)", (org.owner_id, f"factory-adjust:{org.id}"))
 
 
+def f_rewards(conn: psycopg.Connection, org: Org) -> None:
+    # A limited reward (redeemed by f_reward_redemptions) and a spare one without redemptions (deletable).
+    conn.execute("insert into gamification.rewards (organization_id, point_system_id, name, cost_points, stock)"
+                 " values (%s, %s, 'Sticker', 5, 10), (%s, %s, 'Spare', 1, null)",
+                 (org.id, _system_id(conn, org), org.id, _system_id(conn, org)))
+
+
+def f_reward_redemptions(conn: psycopg.Connection, org: Org) -> None:
+    reward = _one(conn, "select id from gamification.rewards where organization_id = %s and name = 'Sticker'", (org.id,))
+    conn.execute("select gamification.redeem_reward(%s, %s, 1, %s)", (org.owner_id, reward, f"factory-redeem:{org.id}"))
+
+
 # Tables create_organization does not fill. Keyed by schema.table; each adds >= 1 row for the org.
 FACTORIES: dict[str, Callable[[psycopg.Connection, Org], None]] = {
     "user_management.sessions": f_sessions,
@@ -309,6 +321,8 @@ FACTORIES: dict[str, Callable[[psycopg.Connection, Org], None]] = {
     "gamification.levels": f_levels,
     "gamification.point_transactions": f_point_transactions,
     "gamification.user_points": f_user_points,
+    "gamification.rewards": f_rewards,
+    "gamification.reward_redemptions": f_reward_redemptions,
 }
 
 

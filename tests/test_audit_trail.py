@@ -73,6 +73,10 @@ MUTATIONS: dict[str, str] = {
         " where id = (select id from gamification.point_rules where organization_id = %(org)s order by id limit 1)",
     "gamification.levels": "update gamification.levels set name = name || ' (renamed)'"
         " where id = (select id from gamification.levels where organization_id = %(org)s order by id limit 1)",
+    "gamification.rewards": "update gamification.rewards set name = name || ' (renamed)'"
+        " where id = (select id from gamification.rewards where organization_id = %(org)s order by id limit 1)",
+    "gamification.reward_redemptions": "update gamification.reward_redemptions set fulfilment = '{\"note\": \"test\"}'"
+        " where id = (select id from gamification.reward_redemptions where organization_id = %(org)s order by id limit 1)",
 }
 # Tables whose rows cannot be hard-deleted by design (the delete probe is not run for them).
 DELETE_BLOCKED = {
