@@ -672,3 +672,12 @@ def test_real_process_migrate_and_info(pg: PgServer, empty_db: str, tmp_path: Pa
     proc = subprocess.run([*cmd, "info", "--config", str(conf), "--json", "--exit-code"], **kw)  # type: ignore[call-overload]
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["migrations"][0]["state"] == "Success"
+
+
+def test_clean_is_refused_before_connecting(tmp_path: Path) -> None:
+    """The guard needs no server: refused with exit 3 even when nothing listens."""
+    conf = tmp_path / "flyway.conf"
+    conf.write_text("flyway.url=jdbc:postgresql://127.0.0.1:1/nothing\nflyway.user=x\n"
+                    f"flyway.locations=filesystem:{tmp_path}\n")
+    result = run("clean", "--yes", "--config", conf)
+    assert result.exit_code == 3, result.output

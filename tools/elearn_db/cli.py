@@ -188,8 +188,11 @@ def clean(config: Optional[Path] = ConfigOpt, url: Optional[str] = UrlOpt, user:
           yes: bool = typer.Option(False, "--yes", help="Confirm: drop every object in the configured schemas.")) -> None:
     """Drop every object in the configured schemas. Refused (exit 3) unless flyway.cleanDisabled=false and --yes."""
     def go() -> None:
-        with Engine(_config(config, url, user, password)) as e:
+        e = Engine(_config(config, url, user, password))
+        try:  # the guards need no connection: clean() checks them before it connects
             dropped = e.clean(confirmed=yes)
+        finally:
+            e.close()
         out.print(f"Cleaned: dropped {len(dropped)} object(s).")
     _run(go)
 
