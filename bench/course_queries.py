@@ -17,24 +17,12 @@ app's query, where RLS keeps @@ and <<% (not LEAKPROOF) from being index conditi
 from __future__ import annotations
 
 import argparse
-import secrets
-import shutil
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from elearn_db.config import load_config  # noqa: E402
-from elearn_db.engine import Engine  # noqa: E402
-from elearn_db.server import TEST_SETTINGS, Cluster, default_bindir, free_port  # noqa: E402
-
-ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + "A" * 43
+from harness import ARGON2, loop_ms, migrated_server
 
 TOPICS = ["Python", "JavaScript", "Rust", "Go", "SQL", "Data Science", "Machine Learning", "Kubernetes",
           "Docker", "Excel", "Photography", "Cooking", "Gardening", "Marketing", "Leadership", "Negotiation",
@@ -79,24 +67,6 @@ LISTINGS = {
         " where search_vector @@ websearch_to_tsquery('english', 'python basics') and deleted_at is null"
         " order by ts_rank_cd(search_vector, websearch_to_tsquery('english', 'python basics')) desc limit 20"),
 }
-
-
-def loop_ms(conn: psycopg.Connection, query: str, loops: int) -> float:
-    """Average milliseconds per execution of ``query``, run ``loops`` times inside one DO block."""
-    body = f"""
-        DO $bench$
-        DECLARE t0 timestamptz; r record;
-        BEGIN
-            t0 := clock_timestamp();
-            FOR i IN 1..{loops} LOOP
-                FOR r IN EXECUTE $q${query}$q$ LOOP END LOOP;
-            END LOOP;
-            PERFORM set_config('bench.ms', (extract(epoch from clock_timestamp() - t0) * 1000 / {loops})::text, true);
-        END $bench$;"""
-    conn.execute(body)
-    row = conn.execute("select current_setting('bench.ms')::float8").fetchone()
-    assert row is not None
-    return float(row[0])
 
 
 def load(conn: psycopg.Connection, org: object, owner: object, courses: int, users: int, per_user: int,
@@ -160,24 +130,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5, help="measurements per query (median reported)")
     args = ap.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="elearn-bench-"))
-    base.chmod(0o755)
-    cluster = Cluster(datadir=base / "data", port=free_port(), bindir=default_bindir(), settings=TEST_SETTINGS)
-    try:
-        cluster.start()
+    with migrated_server() as (cluster, roles):
         print(f"server: {cluster.version()}; {args.courses} courses in the measured organization, "
               f"{args.other_orgs} others x {args.other_courses}; {args.loops} executions per measurement, "
               f"median of {args.repeat}")
-        cluster.ensure_database("bench")
-        prefix = "bench" + secrets.token_hex(2)
-        roles = {"owner_role": f"{prefix}_owner", "migrator_role": f"{prefix}_migrator",
-                 "app_role": f"{prefix}_app", "readonly_role": f"{prefix}_readonly",
-                 "maintenance_role": f"{prefix}_maintenance"}
-        cfg = load_config(ROOT / "flyway.conf", env={})
-        cfg.values.update({"url": cluster.jdbc_url("bench"), "user": "postgres"})
-        cfg.placeholders.update(roles)
-        with Engine(cfg) as engine:
-            engine.migrate()
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             orgs = []
             for i in range(1 + args.other_orgs):
@@ -261,13 +217,6 @@ def main() -> int:
             print(f"{'query':40} {'ms':>9}")
             for name, m in timings:
                 print(f"{name:40} {m:9.3f}")
-        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-            conn.execute("drop database bench")
-            for role in roles.values():
-                conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

@@ -14,24 +14,12 @@ is the cost of RLS; the baseline is measured in the same run on the same data.
 from __future__ import annotations
 
 import argparse
-import secrets
-import shutil
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from elearn_db.config import load_config  # noqa: E402
-from elearn_db.engine import Engine  # noqa: E402
-from elearn_db.server import TEST_SETTINGS, Cluster, default_bindir, free_port  # noqa: E402
-
-ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + "A" * 43
+from harness import ARGON2, loop_ms, migrated_server
 
 QUERIES = {
     # name: (query with the tenant filter, the same query without it)
@@ -57,24 +45,6 @@ QUERIES = {
 }
 
 
-def loop_ms(conn: psycopg.Connection, query: str, loops: int) -> float:
-    """Average milliseconds per execution of ``query``, run ``loops`` times inside one DO block."""
-    body = f"""
-        DO $bench$
-        DECLARE t0 timestamptz; r record;
-        BEGIN
-            t0 := clock_timestamp();
-            FOR i IN 1..{loops} LOOP
-                FOR r IN EXECUTE $q${query}$q$ LOOP END LOOP;
-            END LOOP;
-            PERFORM set_config('bench.ms', (extract(epoch from clock_timestamp() - t0) * 1000 / {loops})::text, true);
-        END $bench$;"""
-    conn.execute(body)
-    row = conn.execute("select current_setting('bench.ms')::float8").fetchone()
-    assert row is not None
-    return float(row[0])
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orgs", type=int, default=20)
@@ -83,23 +53,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5, help="measurements per variant (median reported)")
     args = ap.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="elearn-bench-"))
-    base.chmod(0o755)
-    cluster = Cluster(datadir=base / "data", port=free_port(), bindir=default_bindir(), settings=TEST_SETTINGS)
-    try:
-        cluster.start()
+    with migrated_server() as (cluster, roles):
         print(f"server: {cluster.version()}; {args.orgs} organizations x {args.users} users; "
               f"{args.loops} executions per measurement, median of {args.repeat}")
-        cluster.ensure_database("bench")
-        prefix = "bench" + secrets.token_hex(2)
-        roles = {"owner_role": f"{prefix}_owner", "migrator_role": f"{prefix}_migrator",
-                 "app_role": f"{prefix}_app", "readonly_role": f"{prefix}_readonly",
-                 "maintenance_role": f"{prefix}_maintenance"}
-        cfg = load_config(ROOT / "flyway.conf", env={})
-        cfg.values.update({"url": cluster.jdbc_url("bench"), "user": "postgres"})
-        cfg.placeholders.update(roles)
-        with Engine(cfg) as engine:
-            engine.migrate()
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             orgs = []
             for i in range(args.orgs):
@@ -135,13 +91,6 @@ def main() -> int:
                 conn.execute(sql.SQL("set local role {}").format(sql.Identifier(roles["app_role"])))
                 plan = conn.execute("explain " + QUERIES["count users of the tenant"][1]).fetchall()
             print("plan as app role, RLS only:\n  " + "\n  ".join(r[0] for r in plan))
-        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-            conn.execute("drop database bench")
-            for role in roles.values():
-                conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
