@@ -326,6 +326,16 @@ FACTORIES: dict[str, Callable[[psycopg.Connection, Org], None]] = {
 }
 
 
+def _merge_parts() -> None:
+    # Areas added later keep their factories in tests/tenant_data/<NN>_<area>.py (see its __init__).
+    from . import tenant_data
+    for module in tenant_data.modules():
+        FACTORIES.update(getattr(module, "FACTORIES", {}))
+
+
+_merge_parts()
+
+
 def populate(conn: psycopg.Connection, orgs: int = 3) -> list[Org]:
     """Create ``orgs`` organizations with a learner each, and run every factory for each (as superuser)."""
     out = []

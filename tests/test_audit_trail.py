@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from . import tenant_data
 from .tenancy import Org, manifest, primary_key, tenant_column
 
 AUDITED = [t for t in manifest() if t["audited"]]
@@ -83,6 +84,9 @@ DELETE_BLOCKED = {
     "user_management.organizations": "deleting a tenant cascades into append-only login_attempts (EL001); "
                                      "erasure is a dedicated function, not a DELETE",
 }
+for _module in tenant_data.modules():
+    MUTATIONS.update(getattr(_module, "MUTATIONS", {}))
+    DELETE_BLOCKED.update(getattr(_module, "DELETE_BLOCKED", {}))
 
 
 def audit_count(conn: psycopg.Connection, table: dict[str, Any], op: str | None = None) -> int:
