@@ -65,10 +65,16 @@ $drop_policies$;
 ALTER TABLE audit.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY pol_audit_log_select_tenant ON audit.audit_log
-FOR SELECT TO ${app_role}, ${readonly_role}
-USING (organization_id = (SELECT app.current_organization_id()));
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('audit.view')));
 COMMENT ON POLICY pol_audit_log_select_tenant ON audit.audit_log IS
-'Application and read-only roles read the audit rows of the current organization only.';
+'The application reads the audit rows of the current organization only, and only for users holding audit.view (the diffs hold other users'' data and staff-only content such as question stems).';
+
+CREATE POLICY pol_audit_log_select_readonly ON audit.audit_log
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_audit_log_select_readonly ON audit.audit_log IS
+'The read-only (reporting) role reads the audit rows of the current organization.';
 
 CREATE POLICY pol_audit_log_insert_owner ON audit.audit_log
 FOR INSERT TO ${owner_role}

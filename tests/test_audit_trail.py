@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from . import tenant_data
-from .tenancy import Org, manifest, primary_key, tenant_column
+from .tenancy import Org, _learner, manifest, primary_key, tenant_column
 
 AUDITED = [t for t in manifest() if t["audited"]]
 IDS = [t["name"] for t in AUDITED]
@@ -206,3 +206,30 @@ def test_secrets_never_reach_the_audit_log(su: psycopg.Connection) -> None:
     assert hashes
     assert su.execute("select count(*) from audit.audit_log a, unnest(%s::text[]) h where a.diff::text like '%%' || h || '%%'",
                       (hashes,)).fetchone() == (0,)
+
+
+def test_only_holders_of_audit_view_read_the_audit_log(tx: psycopg.Connection, tenant_db: tuple[str, list[Org]],
+                                                       roles: dict[str, str]) -> None:
+    """Diffs carry other users' data and staff-only content (question stems, ...): a learner reads no
+    audit row of their own organization, its owner (audit.view) does, the read-only role does; nobody
+    reads another organization's rows."""
+    org, other = tenant_db[1][0], tenant_db[1][1]
+    learner = (_learner(tx, org),)  # a member without any role: no audit.view
+
+    def visible(user: Any, role: str) -> tuple[int, int]:
+        tx.execute("select set_config('app.organization_id', %s, true), set_config('app.user_id', %s, true)",
+                   (str(org.id), str(user)))
+        tx.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        row = tx.execute("select count(*) filter (where organization_id = %s),"
+                         " count(*) filter (where organization_id = %s) from audit.audit_log",
+                         (org.id, other.id)).fetchone()
+        tx.execute("reset role")
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    mine, theirs = visible(learner[0], roles["app_role"])
+    assert (mine, theirs) == (0, 0)
+    mine, theirs = visible(org.owner_id, roles["app_role"])
+    assert mine > 0 and theirs == 0
+    mine, theirs = visible(learner[0], roles["readonly_role"])
+    assert mine > 0 and theirs == 0
