@@ -476,6 +476,7 @@ DECLARE
     v_event record;
     v_has_default boolean;
     v_count integer := 0;
+    v_context jsonb;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
         RAISE EXCEPTION 'p_limit must be 1..10000' USING ERRCODE = '22023';
@@ -503,22 +504,19 @@ BEGIN
     LOOP
         IF EXISTS (SELECT 1 FROM user_management.users AS u
                     WHERE u.organization_id = v_org AND u.id = v_event.user_id AND u.deleted_at IS NULL) THEN
-            -- A payload that is no usable context (course_id not a UUID) awards without context.
-            BEGIN
-                PERFORM gamification.apply_award(
-                    v_event.user_id, v_event.event_type, v_event.source_type, v_event.source_id,
-                    'learning_event:' || v_event.idempotency_key, NULL,
-                    LEAST(GREATEST(v_event.occurred_at, pg_catalog.now() - gamification.backdate_window()),
-                          pg_catalog.now()),
-                    v_event.payload);
-            EXCEPTION WHEN invalid_parameter_value THEN
-                PERFORM gamification.apply_award(
-                    v_event.user_id, v_event.event_type, v_event.source_type, v_event.source_id,
-                    'learning_event:' || v_event.idempotency_key, NULL,
-                    LEAST(GREATEST(v_event.occurred_at, pg_catalog.now() - gamification.backdate_window()),
-                          pg_catalog.now()),
-                    NULL);
-            END;
+            -- The payload is the context; a course_id that is no UUID is left out (no subtransaction
+            -- per event: apply_award() would refuse it with 22023).
+            v_context := v_event.payload;
+            IF (v_context OPERATOR(pg_catalog.->>) 'course_id')
+               !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' THEN
+                v_context := v_context OPERATOR(pg_catalog.-) 'course_id';
+            END IF;
+            PERFORM gamification.apply_award(
+                v_event.user_id, v_event.event_type, v_event.source_type, v_event.source_id,
+                'learning_event:' || v_event.idempotency_key, NULL,
+                LEAST(GREATEST(v_event.occurred_at, pg_catalog.now() - gamification.backdate_window()),
+                      pg_catalog.now()),
+                v_context);
         END IF;
         UPDATE course_management.learning_events AS e
            SET consumed_at = GREATEST(pg_catalog.now(), e.created_at)
@@ -529,7 +527,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gamification.consume_learning_events(integer) IS
-'Outbox consumer: for up to p_limit unconsumed lesson_completed, course_completed and assessment_passed events of the acting organization (oldest first, SKIP LOCKED so workers run side by side; applied in user_id order, the fixed lock order), awards points in the default system by the rule of the event type, dated at the event''s occurred_at (at most backdate_window() back), with the event payload (course_id, score) as context (apply_award(), key ''learning_event:'' || the event''s key, so each event awards at most once) and sets consumed_at in the same transaction. Returns the number of events consumed; 0 without an active default system (events wait). Needs only an organization context (42501): it applies facts that already happened, so any member''s session or a worker may run it.';
+'Outbox consumer: for up to p_limit unconsumed lesson_completed, course_completed and assessment_passed events of the acting organization (oldest first, SKIP LOCKED so workers run side by side; applied in user_id order, the fixed lock order), awards points in the default system by the rule of the event type, dated at the event''s occurred_at (at most backdate_window() back), with the event payload (course_id, score) as context, a course_id that is no UUID left out (apply_award(), key ''learning_event:'' || the event''s key, so each event awards at most once) and sets consumed_at in the same transaction. Returns the number of events consumed; 0 without an active default system (events wait). Needs only an organization context (42501): it applies facts that already happened, so any member''s session or a worker may run it.';
 
 -- ---------------------------------------------------------------------------
 -- expire_points(...)

@@ -7,13 +7,20 @@ that event type, exactly once, also with several consumers at once.
 Step 2 (V0092): back-dated awards. award_points(..., p_occurred_at) dates the ledger row at the event; rule
 validity, cooldowns, per-day limits, the daily cap and the streak (local date in users.timezone) use that
 time; EL024 beyond backdate_skew() ahead or backdate_window() back; the consumer dates awards at the event.
+
+Step 3 (V0093): rule conditions, per-period caps, boosts and rounding, compared with RulesModel (the
+documented rules in Python) by a hypothesis property; the conditions validator against the vocabulary.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import uuid
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator
 
 import psycopg
@@ -27,7 +34,7 @@ AWARD = "select id, amount, kind, balance_after from gamification.award_points(%
 CONSUME = "select gamification.consume_learning_events(%s)"
 AWARD_AT = ("select id, amount, kind, balance_after from gamification.award_points(%s, %s, %s, %s, %s,"
             " p_occurred_at => %s::timestamptz)")
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 class Game:
@@ -249,11 +256,6 @@ def test_consumer_dates_awards_at_the_event(g: Game) -> None:
 
 
 # -- step 3: conditions, caps, boosts against a Python model ---------------------------------------------
-
-from dataclasses import dataclass, field  # noqa: E402
-from decimal import ROUND_HALF_UP, Decimal  # noqa: E402
-import json  # noqa: E402
-import zoneinfo  # noqa: E402
 
 AWARD_FULL = ("select amount, rule_id, multiplier from gamification.award_points(%s, %s, %s, %s, %s, %s,"
               " %s::timestamptz, %s::jsonb)")
@@ -527,7 +529,8 @@ def _is_uuid(x: str) -> bool:
         return False
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 150) | st.text(max_size=3)
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 150) | st.floats(0, 101, allow_nan=False)
+                           | st.text(st.characters(blacklist_characters="\x00"), max_size=3)
                            | st.sampled_from([str(uuid.UUID(int=7)), "post"]),
                            lambda inner: st.lists(inner, max_size=3)
                            | st.dictionaries(st.sampled_from(["course_ids", "min_score", "source_types", "x"]), inner,
