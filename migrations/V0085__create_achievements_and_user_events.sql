@@ -37,7 +37,8 @@ CREATE TABLE gamification.achievements (
     CONSTRAINT fk_achievements_point_system_id FOREIGN KEY (organization_id, point_system_id)
     REFERENCES gamification.point_systems (organization_id, id) ON DELETE RESTRICT,
     CONSTRAINT ck_achievements_name_length CHECK (char_length(name) BETWEEN 1 AND 100),
-    CONSTRAINT ck_achievements_description_length CHECK (char_length(description) BETWEEN 1 AND 2000),
+    CONSTRAINT ck_achievements_description_length
+    CHECK (char_length(description) BETWEEN 1 AND 2000),
     CONSTRAINT ck_achievements_criterion CHECK (gamification.is_valid_criterion(criterion)),
     CONSTRAINT ck_achievements_deleted_at CHECK (deleted_at IS NULL OR deleted_at >= created_at)
 );
@@ -84,7 +85,8 @@ CREATE TABLE gamification.user_achievements (
     UNIQUE (organization_id, user_id, achievement_id),
     CONSTRAINT ck_user_achievements_target CHECK (target >= 1),
     CONSTRAINT ck_user_achievements_progress CHECK (progress BETWEEN 0 AND target),
-    CONSTRAINT ck_user_achievements_completed CHECK ((completed_at IS NOT NULL) = (progress = target))
+    CONSTRAINT ck_user_achievements_completed
+    CHECK ((completed_at IS NOT NULL) = (progress = target))
 );
 CREATE INDEX idx_user_achievements_organization_id_achievement_id
 ON gamification.user_achievements (organization_id, achievement_id);
@@ -157,16 +159,18 @@ CREATE TABLE gamification.user_events (
     REFERENCES gamification.achievements (organization_id, id) ON DELETE RESTRICT,
     CONSTRAINT uq_user_events_organization_id_event_key UNIQUE (organization_id, event_key),
     CONSTRAINT ck_user_events_kind
-    CHECK (kind IN ('level_up', 'badge_awarded', 'badge_revoked', 'badge_expired', 'achievement_completed')),
+    CHECK (
+        kind IN (
+            'level_up', 'badge_awarded', 'badge_revoked', 'badge_expired', 'achievement_completed'
+        )
+    ),
     CONSTRAINT ck_user_events_event_key_length CHECK (char_length(event_key) BETWEEN 1 AND 200),
     CONSTRAINT ck_user_events_subject
     CHECK (
-        CASE kind
-            WHEN 'level_up' THEN point_system_id IS NOT NULL AND level >= 1 AND badge_id IS NULL
-            AND achievement_id IS NULL
-            WHEN 'achievement_completed' THEN achievement_id IS NOT NULL AND badge_id IS NULL
-            ELSE badge_id IS NOT NULL AND achievement_id IS NULL
-        END
+        (kind <> 'level_up' OR (point_system_id IS NOT NULL AND level >= 1))
+        AND (kind = 'level_up' OR (point_system_id IS NULL AND level IS NULL))
+        AND ((kind = 'achievement_completed') = (achievement_id IS NOT NULL))
+        AND ((kind IN ('badge_awarded', 'badge_revoked', 'badge_expired')) = (badge_id IS NOT NULL))
     ),
     CONSTRAINT ck_user_events_payload_object CHECK (jsonb_typeof(payload) = 'object')
 );
