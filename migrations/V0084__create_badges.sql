@@ -210,7 +210,7 @@ CREATE TABLE gamification.badges (
     CONSTRAINT ck_badges_criteria CHECK (gamification.is_valid_criteria(criteria)),
     CONSTRAINT ck_badges_repeat
     CHECK (
-        (repeatable AND repeat_interval >= interval '1 minute')
+        (repeatable AND repeat_interval IS NOT NULL AND repeat_interval >= interval '1 minute')
         OR (NOT repeatable AND repeat_interval IS NULL)
     ),
     CONSTRAINT ck_badges_valid_period CHECK (valid_until > valid_from),
