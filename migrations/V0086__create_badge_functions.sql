@@ -165,8 +165,6 @@ CREATE FUNCTION gamification.measure_criterion(
 RETURNS bigint
 LANGUAGE plpgsql
 STABLE
-SECURITY DEFINER
-SET search_path = gamification, pg_temp
 AS $$
 DECLARE
     v_org uuid := app.current_organization_id();
@@ -212,7 +210,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gamification.measure_criterion(uuid, gamification.user_points, jsonb, uuid) IS
-'Internal: the value one criterion measures for p_user_id in the acting organization: lifetime_earned, level or longest_streak of p_points (the user_points row of the badge''s point system; 0 without one), completed enrollments (distinct courses, optionally among course_ids), lessons completed in the last `days` days, learning events of event_type, or other badges (not p_badge_id) held now. Each count is one index range of the user''s rows, never a scan of the ledger.';
+'Internal (runs inside the definer functions, as the owner): the value one criterion measures for p_user_id in the acting organization: lifetime_earned, level or longest_streak of p_points (the user_points row of the badge''s point system; 0 without one), completed enrollments (distinct courses, optionally among course_ids), lessons completed in the last `days` days, learning events of event_type, or other badges (not p_badge_id) held now. Each count is one index range of the user''s rows, never a scan of the ledger.';
 REVOKE ALL ON FUNCTION gamification.measure_criterion(uuid, gamification.user_points, jsonb, uuid) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
@@ -227,8 +225,6 @@ CREATE FUNCTION gamification.grant_badge(
 )
 RETURNS gamification.user_badges
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = gamification, pg_temp
 AS $$
 DECLARE
     v_now timestamptz := pg_catalog.now();
@@ -266,6 +262,33 @@ COMMENT ON FUNCTION gamification.grant_badge(uuid, gamification.badges, jsonb, u
 REVOKE ALL ON FUNCTION gamification.grant_badge(uuid, gamification.badges, jsonb, uuid, text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
+-- unmet_by_points(criteria, lifetime, level, streak): cheap SQL pre-filter.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION gamification.unmet_by_points(
+    p_criteria jsonb, p_lifetime bigint, p_level integer, p_streak integer
+)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_lifetime IS NOT NULL AND EXISTS (
+        SELECT 1
+          FROM pg_catalog.jsonb_array_elements(
+                   CASE WHEN p_criteria ? 'all' THEN p_criteria -> 'all'
+                        ELSE pg_catalog.jsonb_build_array(p_criteria) END) AS e (c)
+         WHERE CASE e.c ->> 'type'
+                   WHEN 'points_threshold' THEN p_lifetime < (e.c ->> 'points')::bigint
+                   WHEN 'level_reached' THEN p_level < (e.c ->> 'level')::bigint
+                   WHEN 'streak_length' THEN p_streak < (e.c ->> 'days')::bigint
+                   ELSE false
+               END)
+$$;
+COMMENT ON FUNCTION gamification.unmet_by_points(jsonb, bigint, integer, integer) IS
+'Internal pre-filter of the evaluation: true when a points_threshold, level_reached or streak_length criterion of p_criteria is certainly not met by these user_points values (false when unknown: NULL values, other criterion types). Lets the candidate query drop unearned points badges in SQL, without a PL/pgSQL step per badge and award.';
+REVOKE ALL ON FUNCTION gamification.unmet_by_points(jsonb, bigint, integer, integer) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
 -- evaluate_progress(user, points row, source): award what the criteria earn,
 -- update achievement progress. The core of the automatic path.
 -- ---------------------------------------------------------------------------
@@ -276,8 +299,6 @@ CREATE FUNCTION gamification.evaluate_progress(
 )
 RETURNS integer
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = gamification, pg_temp
 AS $$
 DECLARE
     v_org uuid := app.current_organization_id();
@@ -312,6 +333,8 @@ BEGIN
                AND (b.valid_until IS NULL OR b.valid_until > v_now)
                AND (v_system IS NULL OR b.point_system_id = v_system
                     OR (b.point_system_id IS NULL AND v_system = v_default))
+               AND NOT gamification.unmet_by_points(b.criteria, p_points.lifetime_earned, p_points.level,
+                                                    p_points.longest_streak)
                AND NOT EXISTS (
                    SELECT 1 FROM gamification.user_badges AS ub
                     WHERE ub.organization_id = v_org AND ub.user_id = p_user_id AND ub.badge_id = b.id
