@@ -268,9 +268,11 @@ def model_met(c: dict[str, Any], lifetime: int, held_others: int) -> bool:
     return value >= next(v for k, v in c.items() if k != "type")
 
 
-def model_held(lifetime: int, revoked: set[str]) -> set[str]:
-    """Fixpoint of the award rule: a badge is awarded when its criteria hold, unless it was revoked."""
-    held: set[str] = set()
+def model_held(lifetime: int, revoked: set[str], held: set[str]) -> set[str]:
+    """The award rule from the badges held so far: a badge is awarded when its criteria hold, unless it was
+    revoked, until nothing changes. Held badges stay held (revoking one does not revoke badges earned with
+    it through badge_count)."""
+    held = set(held) - revoked
     changed = True
     while changed:
         changed = False
@@ -303,7 +305,7 @@ def test_badge_held_iff_criteria_met_and_level_ups_once(b: Badges, steps: list[t
     names = {v: k for k, v in ids.items()}
     user = b.learner()
     tag = secrets.token_hex(4)
-    lifetime, revoked = 0, set()
+    lifetime, revoked, expected = 0, set(), set()
     holders_before = {name: b.holders(badge) for name, badge in ids.items()}
     for n, (op, arg) in enumerate(steps):
         if op == "award":
@@ -323,7 +325,7 @@ def test_badge_held_iff_criteria_met_and_level_ups_once(b: Badges, steps: list[t
                 b.ok(EVALUATE, (user,))  # revoked badges stay revoked
         else:
             b.ok(EVALUATE, (user,))
-        expected = model_held(lifetime, revoked) if lifetime else set()
+        expected = model_held(lifetime, revoked, expected) if lifetime else set()
         assert {names[x] for x in b.held(user)} == expected
         for a in b.awards(user):
             assert all(m["value"] >= m["target"] for m in a["evidence"]["measures"])
