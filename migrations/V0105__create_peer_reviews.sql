@@ -150,7 +150,8 @@ CREATE TABLE assessment.peer_reviews (
     UNIQUE (organization_id, id, reviewer_user_id, course_id, rubric_id),
     CONSTRAINT ck_peer_reviews_comments_length CHECK (char_length(comments) BETWEEN 1 AND 20000),
     CONSTRAINT ck_peer_reviews_content CHECK (comments IS NOT NULL OR total_points IS NOT NULL),
-    CONSTRAINT ck_peer_reviews_total_points CHECK (total_points >= 0 AND (rubric_id IS NOT NULL))
+    CONSTRAINT ck_peer_reviews_total_points
+    CHECK (total_points IS NULL OR total_points >= 0 AND rubric_id IS NOT NULL)
 );
 CREATE INDEX idx_peer_reviews_peer_review_assignment_id_submission_id
 ON assessment.peer_reviews (organization_id, peer_review_assignment_id, submission_id, reviewer_user_id, course_id);
