@@ -34,7 +34,12 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION assessment.keys_problem(p_object jsonb, p_required text[], p_allowed text[], p_what text)
+CREATE OR REPLACE FUNCTION assessment.keys_problem(
+    p_object jsonb,
+    p_required text[],
+    p_allowed text[],
+    p_what text
+)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -69,7 +74,11 @@ $$;
 -- ---------------------------------------------------------------------------
 -- response_fit_problem(): response_problem() for a definition known to be valid.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION assessment.response_fit_problem(p_question_type text, p_definition jsonb, p_response jsonb)
+CREATE FUNCTION assessment.response_fit_problem(
+    p_question_type text,
+    p_definition jsonb,
+    p_response jsonb
+)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -164,7 +173,11 @@ COMMENT ON FUNCTION assessment.response_fit_problem(text, jsonb, jsonb) IS
 REVOKE ALL ON FUNCTION assessment.response_fit_problem(text, jsonb, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION assessment.response_fit_problem(text, jsonb, jsonb) TO ${app_role};
 
-CREATE OR REPLACE FUNCTION assessment.response_problem(p_question_type text, p_definition jsonb, p_response jsonb)
+CREATE OR REPLACE FUNCTION assessment.response_problem(
+    p_question_type text,
+    p_definition jsonb,
+    p_response jsonb
+)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -178,7 +191,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION assessment.grade_response(p_organization_id uuid, p_question_version_id uuid, p_response jsonb)
+CREATE OR REPLACE FUNCTION assessment.grade_response(
+    p_organization_id uuid,
+    p_question_version_id uuid,
+    p_response jsonb
+)
 RETURNS numeric
 LANGUAGE plpgsql
 STABLE
