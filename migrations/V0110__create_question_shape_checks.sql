@@ -59,12 +59,7 @@ COMMENT ON FUNCTION assessment.fold_answer(text, boolean) IS
 -- ---------------------------------------------------------------------------
 -- Small shape helpers.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION assessment.keys_problem(
-    p_object jsonb,
-    p_required text[],
-    p_allowed text[],
-    p_what text
-)
+CREATE FUNCTION assessment.keys_problem(p_object jsonb, p_required text[], p_allowed text[], p_what text)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
@@ -124,12 +119,7 @@ $$;
 COMMENT ON FUNCTION assessment.item_ids(jsonb) IS
 'Shape helper: the "id" values of an item list (options, items, prompts, choices) in list order.';
 
-CREATE FUNCTION assessment.item_list_problem(
-    p_list jsonb,
-    p_what text,
-    p_min integer,
-    p_max integer
-)
+CREATE FUNCTION assessment.item_list_problem(p_list jsonb, p_what text, p_min integer, p_max integer)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -346,11 +336,7 @@ COMMENT ON FUNCTION assessment.definition_problem(text, jsonb) IS
 -- ---------------------------------------------------------------------------
 -- answer_key_problem(type, definition, key): the staff-only part.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION assessment.answer_key_problem(
-    p_question_type text,
-    p_definition jsonb,
-    p_answer_key jsonb
-)
+CREATE FUNCTION assessment.answer_key_problem(p_question_type text, p_definition jsonb, p_answer_key jsonb)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -472,11 +458,7 @@ COMMENT ON FUNCTION assessment.answer_key_problem(text, jsonb, jsonb) IS
 -- ---------------------------------------------------------------------------
 -- response_problem(type, definition, response): a learner's answer.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION assessment.response_problem(
-    p_question_type text,
-    p_definition jsonb,
-    p_response jsonb
-)
+CREATE FUNCTION assessment.response_problem(p_question_type text, p_definition jsonb, p_response jsonb)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -586,11 +568,7 @@ $$;
 COMMENT ON FUNCTION assessment.check_definition_shape(text, jsonb) IS
 'True when p_definition fits p_question_type (see definition_problem(), which also says why not). Used by ck_question_versions_definition.';
 
-CREATE FUNCTION assessment.check_answer_key_shape(
-    p_question_type text,
-    p_definition jsonb,
-    p_answer_key jsonb
-)
+CREATE FUNCTION assessment.check_answer_key_shape(p_question_type text, p_definition jsonb, p_answer_key jsonb)
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
@@ -601,11 +579,7 @@ $$;
 COMMENT ON FUNCTION assessment.check_answer_key_shape(text, jsonb, jsonb) IS
 'True when p_answer_key fits a p_question_type question with definition p_definition (see answer_key_problem()). Pure: it reads no table, so it reveals nothing about stored keys.';
 
-CREATE FUNCTION assessment.check_response_shape(
-    p_question_type text,
-    p_definition jsonb,
-    p_response jsonb
-)
+CREATE FUNCTION assessment.check_response_shape(p_question_type text, p_definition jsonb, p_response jsonb)
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE

@@ -38,8 +38,7 @@ CREATE TABLE assessment.question_banks (
     CONSTRAINT fk_question_banks_course_id FOREIGN KEY (organization_id, course_id)
     REFERENCES course_management.courses (organization_id, id) ON DELETE CASCADE,
     CONSTRAINT ck_question_banks_name_length CHECK (char_length(name) BETWEEN 1 AND 200),
-    CONSTRAINT ck_question_banks_description_length
-    CHECK (char_length(description) BETWEEN 1 AND 5000),
+    CONSTRAINT ck_question_banks_description_length CHECK (char_length(description) BETWEEN 1 AND 5000),
     CONSTRAINT ck_question_banks_visibility CHECK (visibility IN ('private', 'shared')),
     CONSTRAINT ck_question_banks_deleted_at CHECK (deleted_at IS NULL OR deleted_at >= created_at)
 );
@@ -119,8 +118,8 @@ CREATE TABLE assessment.question_versions (
     CONSTRAINT ck_question_versions_question_type
     CHECK (
         question_type IN (
-            'multiple_choice_single', 'multiple_choice_multiple', 'true_false', 'short_answer',
-            'essay', 'fill_in_the_blank', 'matching', 'ordering', 'numeric', 'file_upload', 'code'
+            'multiple_choice_single', 'multiple_choice_multiple', 'true_false', 'short_answer', 'essay',
+            'fill_in_the_blank', 'matching', 'ordering', 'numeric', 'file_upload', 'code'
         )
     ),
     CONSTRAINT ck_question_versions_stem_length CHECK (char_length(stem) BETWEEN 1 AND 10000),
@@ -130,8 +129,7 @@ CREATE TABLE assessment.question_versions (
     CONSTRAINT ck_question_versions_definition_object CHECK (jsonb_typeof(definition) = 'object'),
     CONSTRAINT ck_question_versions_definition
     CHECK (assessment.check_definition_shape(question_type, definition)),
-    CONSTRAINT ck_question_versions_explanation_length
-    CHECK (char_length(explanation) BETWEEN 1 AND 10000),
+    CONSTRAINT ck_question_versions_explanation_length CHECK (char_length(explanation) BETWEEN 1 AND 10000),
     CONSTRAINT ck_question_versions_used_at CHECK (used_at >= created_at)
 );
 
@@ -165,8 +163,7 @@ CREATE TABLE assessment.question_answer_keys (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pk_question_answer_keys PRIMARY KEY (organization_id, id),
-    CONSTRAINT fk_question_answer_keys_question_version_id
-    FOREIGN KEY (organization_id, question_version_id)
+    CONSTRAINT fk_question_answer_keys_question_version_id FOREIGN KEY (organization_id, question_version_id)
     REFERENCES assessment.question_versions (organization_id, id) ON DELETE CASCADE,
     CONSTRAINT uq_question_answer_keys_organization_id_question_version_id
     UNIQUE (organization_id, question_version_id)
