@@ -197,7 +197,7 @@ GRANT SELECT ON TABLE gamification.point_systems TO ${readonly_role};
 
 -- gamification.point_rules
 REVOKE ALL ON TABLE gamification.point_rules FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
-GRANT SELECT, INSERT (organization_id, id, point_system_id, event_type, points, first_time_only, cooldown, max_per_day, valid_from, valid_until, active), UPDATE (points, first_time_only, cooldown, max_per_day, valid_from, valid_until, active), DELETE ON TABLE gamification.point_rules TO ${app_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, event_type, points, first_time_only, cooldown, max_per_day, max_per_period, cap_period, conditions, valid_from, valid_until, active), UPDATE (points, first_time_only, cooldown, max_per_day, max_per_period, cap_period, conditions, valid_from, valid_until, active), DELETE ON TABLE gamification.point_rules TO ${app_role};
 GRANT SELECT ON TABLE gamification.point_rules TO ${readonly_role};
 
 -- gamification.levels
