@@ -1,6 +1,6 @@
-"""expire_points (V0093), as the application role: first-in-first-out expiry of unspent points.
+"""expire_points (V0130), as the application role: first-in-first-out expiry of unspent points.
 
-Rule (documented in V0093 and gamification.expirable_points): for a cutoff C,
+Rule (documented in V0130 and gamification.expirable_points): for a cutoff C,
   expirable = max(0, sum of positive amounts dated before C + sum of all negative amounts)
 i.e. spends, negative adjustments and earlier expiries consume the oldest points first. expire_points posts
 min(expirable, available) as one 'expire' row per user, system and cutoff (idempotency key), so:
