@@ -45,8 +45,10 @@ def _read(f: Path, root: Path) -> dict[str, Any]:
         doc = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{f.relative_to(root)}: invalid YAML: {exc}") from exc
-    if not isinstance(doc, dict) or set(doc) - {"steps", "rows", "description"}:
-        raise ConfigError(f"{f.relative_to(root)}: expected a mapping with 'steps' and/or 'rows' (and 'description')")
+    # Keys starting with x- hold YAML anchors that steps reuse (``sql: *name``); they are not run.
+    if not isinstance(doc, dict) or {k for k in doc if not str(k).startswith("x-")} - {"steps", "rows", "description"}:
+        raise ConfigError(f"{f.relative_to(root)}: expected a mapping with 'steps' and/or 'rows' (and 'description',"
+                          " 'x-...' anchor holders)")
     for i, step in enumerate(doc.get("steps") or []):
         if not isinstance(step, dict) or "sql" not in step or set(step) - STEP_KEYS:
             raise ConfigError(f"{f.relative_to(root)}: step {i + 1} needs 'sql' and only {', '.join(sorted(STEP_KEYS))}")
