@@ -47,7 +47,8 @@ CREATE TABLE gamification.leaderboards (
     REFERENCES course_management.courses (organization_id, id) ON DELETE CASCADE,
     CONSTRAINT uq_leaderboards_organization_id_name UNIQUE (organization_id, name),
     CONSTRAINT ck_leaderboards_name_length CHECK (char_length(name) BETWEEN 1 AND 100),
-    CONSTRAINT ck_leaderboards_description_length CHECK (char_length(description) BETWEEN 1 AND 1000),
+    CONSTRAINT ck_leaderboards_description_length
+    CHECK (char_length(description) BETWEEN 1 AND 1000),
     CONSTRAINT ck_leaderboards_board_type
     CHECK (board_type IN ('points', 'xp', 'streak', 'badges', 'course_points')),
     CONSTRAINT ck_leaderboards_period CHECK (period IN ('daily', 'weekly', 'monthly', 'all_time')),
@@ -219,8 +220,10 @@ CREATE TABLE gamification.leaderboard_entries (
     ON DELETE CASCADE,
     CONSTRAINT fk_leaderboard_entries_user_id FOREIGN KEY (organization_id, user_id)
     REFERENCES user_management.users (organization_id, id) ON DELETE CASCADE,
-    CONSTRAINT uq_leaderboard_entries_leaderboard_id_period_start_user_id
-    UNIQUE (organization_id, leaderboard_id, period_start, user_id),
+    -- User first: a user's entry on a board (my rank), a user's entries everywhere (removal), and
+    -- the index of the foreign key to the user; the board foreign key uses the place index.
+    CONSTRAINT uq_leaderboard_entries_user_id_leaderboard_id_period_start
+    UNIQUE (organization_id, user_id, leaderboard_id, period_start),
     CONSTRAINT ck_leaderboard_entries_score CHECK (score > 0),
     CONSTRAINT ck_leaderboard_entries_rank CHECK (rank >= 1 AND rank <= place)
 );
@@ -228,15 +231,11 @@ CREATE TABLE gamification.leaderboard_entries (
 CREATE INDEX idx_leaderboard_entries_leaderboard_id_period_start_place
 ON gamification.leaderboard_entries (organization_id, leaderboard_id, period_start, place)
 INCLUDE (rank, score, user_id);
-CREATE INDEX idx_leaderboard_entries_organization_id_user_id
-ON gamification.leaderboard_entries (organization_id, user_id);
 
 COMMENT ON TABLE gamification.leaderboard_entries IS
 'Cached standings: one row per ranked user of a board''s period, with score, rank (the board''s tie rule) and place (1..n without gaps, ties ordered by user id). Replaced by the refresh in one transaction (upsert of changed rows, delete of users no longer ranked); an opt-out or a user''s deletion removes the user''s rows and closes the ranks at once. Members of the organization read every board; nobody writes but the SECURITY DEFINER functions.';
 COMMENT ON INDEX gamification.idx_leaderboard_entries_leaderboard_id_period_start_place IS
 'Top N and "around me": a range of positions of one period, rank, score and user in the index.';
-COMMENT ON INDEX gamification.idx_leaderboard_entries_organization_id_user_id IS
-'Foreign key to the user; a user''s entries on every board (opt-out removal).';
 COMMENT ON COLUMN gamification.leaderboard_entries.organization_id IS 'Tenant.';
 COMMENT ON COLUMN gamification.leaderboard_entries.id IS 'Row id (UUIDv7).';
 COMMENT ON COLUMN gamification.leaderboard_entries.leaderboard_id IS 'The board.';

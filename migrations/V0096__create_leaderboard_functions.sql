@@ -329,6 +329,10 @@ GRANT EXECUTE ON FUNCTION gamification.refresh_leaderboard(uuid) TO ${app_role};
 -- ---------------------------------------------------------------------------
 -- Board queries (invoker SQL: RLS of the caller applies; index-served).
 -- ---------------------------------------------------------------------------
+-- Under RLS a qual with a sub-select or a non-LEAKPROOF function (int4mi, coalesce of a
+-- sub-select) is never an index condition. So the period, the user and the place range are
+-- computed in a fenced sub-query (LIMIT / OFFSET 0) and joined by plain column comparisons
+-- (uuid_eq, timestamptz_eq, int4le: leakproof), which are.
 CREATE FUNCTION gamification.leaderboard_top(
     p_leaderboard_id uuid,
     p_limit integer DEFAULT 100,
@@ -339,14 +343,17 @@ LANGUAGE sql
 STABLE
 AS $$
     SELECT e.place, e.rank, e.user_id, e.score, e.period_start
-      FROM gamification.leaderboard_entries AS e
-     WHERE e.organization_id = (SELECT app.current_organization_id())
-       AND e.leaderboard_id = p_leaderboard_id
-       AND e.period_start = coalesce(p_period_start, (
-               SELECT pg_catalog.max(p.period_start) FROM gamification.leaderboard_periods AS p
-                WHERE p.organization_id = (SELECT app.current_organization_id())
-                  AND p.leaderboard_id = p_leaderboard_id))
-       AND e.place <= LEAST(GREATEST(p_limit, 0), 1000)
+      FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start,
+                   LEAST(GREATEST(p_limit, 0), 1000) AS last_place
+              FROM gamification.leaderboard_periods AS p
+             WHERE p.organization_id = (SELECT app.current_organization_id())
+               AND p.leaderboard_id = p_leaderboard_id
+               AND (p_period_start IS NULL OR p.period_start = p_period_start)
+             ORDER BY p.period_start DESC
+             LIMIT 1) AS cur
+      JOIN gamification.leaderboard_entries AS e
+        ON e.organization_id = cur.organization_id AND e.leaderboard_id = cur.leaderboard_id
+       AND e.period_start = cur.period_start AND e.place <= cur.last_place
      ORDER BY e.place
 $$;
 COMMENT ON FUNCTION gamification.leaderboard_top(uuid, integer, timestamptz) IS
@@ -370,18 +377,18 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT e.place, e.rank, e.score, p.entry_count, p.period_start, p.refreshed_at
-      FROM gamification.leaderboard_periods AS p
+    SELECT e.place, e.rank, e.score, cur.entry_count, cur.period_start, cur.refreshed_at
+      FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start, p.entry_count, p.refreshed_at,
+                   coalesce(p_user_id, app.current_user_id()) AS user_id
+              FROM gamification.leaderboard_periods AS p
+             WHERE p.organization_id = (SELECT app.current_organization_id())
+               AND p.leaderboard_id = p_leaderboard_id
+               AND (p_period_start IS NULL OR p.period_start = p_period_start)
+             ORDER BY p.period_start DESC
+             LIMIT 1) AS cur
       JOIN gamification.leaderboard_entries AS e
-        ON e.organization_id = p.organization_id AND e.leaderboard_id = p.leaderboard_id
-       AND e.period_start = p.period_start
-     WHERE p.organization_id = (SELECT app.current_organization_id())
-       AND p.leaderboard_id = p_leaderboard_id
-       AND p.period_start = coalesce(p_period_start, (
-               SELECT pg_catalog.max(x.period_start) FROM gamification.leaderboard_periods AS x
-                WHERE x.organization_id = (SELECT app.current_organization_id())
-                  AND x.leaderboard_id = p_leaderboard_id))
-       AND e.user_id = coalesce(p_user_id, (SELECT app.current_user_id()))
+        ON e.organization_id = cur.organization_id AND e.leaderboard_id = cur.leaderboard_id
+       AND e.period_start = cur.period_start AND e.user_id = cur.user_id
 $$;
 COMMENT ON FUNCTION gamification.leaderboard_rank(uuid, uuid, timestamptz) IS
 'Where a user (default: the acting user) stands on a board of the current organization: place, rank, score, the number of ranked users and the period''s refresh time, from the cached entries of the current period (or p_period_start). No row when the user is not ranked (score 0, out of scope, opted out, or not yet refreshed). One unique-index lookup.';
@@ -399,19 +406,26 @@ LANGUAGE sql
 STABLE
 AS $$
     SELECT e.place, e.rank, e.user_id, e.score, e.period_start
-      FROM gamification.leaderboard_entries AS me
+      FROM (SELECT m.organization_id, m.leaderboard_id, m.period_start,
+                   m.place OPERATOR(pg_catalog.-) cur.k AS first_place,
+                   m.place OPERATOR(pg_catalog.+) cur.k AS last_place
+              FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start,
+                           coalesce(p_user_id, app.current_user_id()) AS user_id,
+                           LEAST(GREATEST(p_k, 0), 100) AS k
+                      FROM gamification.leaderboard_periods AS p
+                     WHERE p.organization_id = (SELECT app.current_organization_id())
+                       AND p.leaderboard_id = p_leaderboard_id
+                       AND (p_period_start IS NULL OR p.period_start = p_period_start)
+                     ORDER BY p.period_start DESC
+                     LIMIT 1) AS cur
+              JOIN gamification.leaderboard_entries AS m
+                ON m.organization_id = cur.organization_id AND m.leaderboard_id = cur.leaderboard_id
+               AND m.period_start = cur.period_start AND m.user_id = cur.user_id
+            OFFSET 0) AS me
       JOIN gamification.leaderboard_entries AS e
         ON e.organization_id = me.organization_id AND e.leaderboard_id = me.leaderboard_id
        AND e.period_start = me.period_start
-       AND e.place BETWEEN me.place OPERATOR(pg_catalog.-) LEAST(GREATEST(p_k, 0), 100)
-                          AND me.place OPERATOR(pg_catalog.+) LEAST(GREATEST(p_k, 0), 100)
-     WHERE me.organization_id = (SELECT app.current_organization_id())
-       AND me.leaderboard_id = p_leaderboard_id
-       AND me.period_start = coalesce(p_period_start, (
-               SELECT pg_catalog.max(x.period_start) FROM gamification.leaderboard_periods AS x
-                WHERE x.organization_id = (SELECT app.current_organization_id())
-                  AND x.leaderboard_id = p_leaderboard_id))
-       AND me.user_id = coalesce(p_user_id, (SELECT app.current_user_id()))
+       AND e.place >= me.first_place AND e.place <= me.last_place
      ORDER BY e.place
 $$;
 COMMENT ON FUNCTION gamification.leaderboard_around(uuid, integer, uuid, timestamptz) IS

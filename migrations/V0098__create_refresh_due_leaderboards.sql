@@ -60,7 +60,8 @@ BEGIN
         PERFORM pg_catalog.set_config('app.organization_id', v_board.organization_id::text, TRUE),
                 pg_catalog.set_config('app.user_id', '', TRUE);
         BEGIN
-            IF gamification.apply_leaderboard_refresh(v_board.id, TRUE) IS NOT NULL THEN
+            -- NULL when skipped (a row IS NOT NULL only when every field is: test the key).
+            IF (gamification.apply_leaderboard_refresh(v_board.id, TRUE)).id IS NOT NULL THEN
                 v_done := v_done OPERATOR(pg_catalog.+) 1;
             END IF;
         EXCEPTION WHEN OTHERS THEN
@@ -77,7 +78,8 @@ $$;
 COMMENT ON FUNCTION gamification.refresh_due_leaderboards(integer) IS
 'Cross-tenant worker: refreshes up to p_limit (1-1000) active boards of every organization that are due (never refreshed, last refresh older than refresh_interval, or a new period began in the board''s time zone), least recently refreshed first, each with its organization as tenant context and no acting user (restored afterwards), through apply_leaderboard_refresh(board, skip_locked => true): a board another refresh holds is skipped. A board whose refresh fails is skipped with a WARNING. Returns the number refreshed. SECURITY DEFINER, owned by the maintenance role; executable by the owner and the migrator only (cron), never by the application.';
 REVOKE ALL ON FUNCTION gamification.refresh_due_leaderboards(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION gamification.refresh_due_leaderboards(integer) TO ${owner_role}, ${migrator_role};
+GRANT EXECUTE ON FUNCTION gamification.refresh_due_leaderboards(integer)
+TO ${owner_role}, ${migrator_role};
 
 -- Hand it to the maintenance role. ALTER ... OWNER TO needs the new owner to hold CREATE on the
 -- schema: granted for this statement only (same transaction), as in V0070.
