@@ -560,3 +560,23 @@ def test_board_queries_are_served_by_indexes(lg: League, query: str, index: str,
     assert "Rows Removed" not in text and not any(
         line.strip().startswith("Filter:") and "leaderboard_entries" in text for line in text.splitlines()
         if "place" in line or "user_id" in line), text
+
+
+def test_badge_boards_count_held_badges(lg: League) -> None:
+    """Badge boards (V0099, over the badges part's user_badges): badges held now, each counted; a revoked
+    badge no longer counts."""
+    from psycopg.types.json import Jsonb
+    a, b, c = lg.users(3)
+    badges = [lg.ok("insert into gamification.badges (organization_id, name, criteria) values (%s, %s, %s)"
+                    " returning id", (lg.t.id, f"Badge {i} {secrets.token_hex(2)}",
+                                      Jsonb({"type": "points_threshold", "points": 10 ** 9}))).value
+              for i in range(2)]
+    held = {}
+    for user, mine in ((a, badges), (b, badges[:1]), (c, badges[1:])):
+        for badge in mine:
+            held[(user, badge)] = lg.ok("select id from gamification.award_badge(%s, %s, 'test')",
+                                        (user, badge)).value
+    lg.ok("select gamification.revoke_badge(%s, 'test')", (held[(c, badges[1])],))
+    board = lg.board("badges", "weekly")
+    lg.ok(REFRESH, (board,))
+    assert [tuple(r) for r in lg.top(board)] == standings({a: 2, b: 1, c: 0}, "competition")
