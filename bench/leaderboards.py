@@ -6,8 +6,9 @@ organizations; two boards (XP all-time, XP weekly) are refreshed. Then, as the a
 a learner's tenant context (RLS applied), each query runs ``--loops`` times inside the server
 (PL/pgSQL loop, median of ``--repeat``), next to the baseline measured in the same run: a primary-key
 lookup of one user. The naive alternatives (count(*) rank and ORDER BY over user_points, as the
-superuser: a learner cannot even read other learners' balances) show what the cache saves. Refresh
-and opt-out (which closes the ranks at once) are timed once each.
+superuser: a learner cannot even read other learners' balances) show what the cache saves. Refresh,
+the opt-out of the leader and the soft delete of the second (each hides one entry per board; the
+queries close the ranks on read) are timed once each; then the queries again with 10 hidden entries.
 
     .venv/bin/python bench/leaderboards.py                 # embedded PG 18, throwaway server
     ELEARN_PG_BINDIR=/usr/lib/postgresql/15/bin .venv/bin/python bench/leaderboards.py
@@ -154,41 +155,67 @@ def main() -> int:
                     f"select user_id, lifetime_earned from gamification.user_points where organization_id = '{org}'"
                     f" and point_system_id = '{system}' order by lifetime_earned desc limit 100",
             }
-            results: dict[str, list[float]] = {k: [] for k in [*queries, *naive]}
-            prepared: dict[str, list[float]] = {k: [] for k in [*queries, *naive]}
-            for _ in range(args.repeat):
+            def measure(title: str, names: list[str]) -> None:
+                results: dict[str, list[float]] = {k: [] for k in names}
+                prepared: dict[str, list[float]] = {k: [] for k in names}
+                for _ in range(args.repeat):
+                    with conn.transaction():
+                        as_app(me)
+                        for name in names:
+                            if name in queries:
+                                results[name].append(loop_ms(conn, queries[name], args.loops))
+                                prepared[name].append(loop_static_ms(conn, queries[name], args.loops))
+                    with conn.transaction():
+                        for name in names:
+                            if name in naive:
+                                results[name].append(loop_ms(conn, naive[name], max(args.loops // 20, 5)))
+                                prepared[name].append(loop_static_ms(conn, naive[name], max(args.loops // 20, 5)))
+                base = statistics.median(results["baseline: user by primary key"])
+                pbase = statistics.median(prepared["baseline: user by primary key"])
+                print(f"\n{title}\n{'query (as the app role unless said)':46} {'planned ms':>10} {'x base':>7}"
+                      f" {'prepared ms':>11} {'x base':>7}")
+                for name in names:
+                    ms, pms = statistics.median(results[name]), statistics.median(prepared[name])
+                    print(f"{name:46} {ms:10.4f} {ms / base:7.2f} {pms:11.4f} {pms / pbase:7.2f}")
+
+            def plans() -> None:
                 with conn.transaction():
                     as_app(me)
-                    for name, q in queries.items():
-                        results[name].append(loop_ms(conn, q, args.loops))
-                        prepared[name].append(loop_static_ms(conn, q, args.loops))
-                with conn.transaction():
-                    for name, q in naive.items():
-                        results[name].append(loop_ms(conn, q, max(args.loops // 20, 5)))
-                        prepared[name].append(loop_static_ms(conn, q, max(args.loops // 20, 5)))
-            base = statistics.median(results["baseline: user by primary key"])
-            pbase = statistics.median(prepared["baseline: user by primary key"])
-            print(f"\n{'query (as the app role unless said)':46} {'planned ms':>10} {'x base':>7}"
-                  f" {'prepared ms':>11} {'x base':>7}")
-            for name in results:
-                ms, pms = statistics.median(results[name]), statistics.median(prepared[name])
-                print(f"{name:46} {ms:10.4f} {ms / base:7.2f} {pms:11.4f} {pms / pbase:7.2f}")
+                    for name in ("top-100 (leaderboard_top)", "my rank (leaderboard_rank)",
+                                 "around me +-5 (leaderboard_around)"):
+                        plan = conn.execute("explain (analyze, costs off, timing off, summary off) "
+                                            + queries[name]).fetchall()
+                        print(f"\nplan of {name}:\n  " + "\n  ".join(r[0] for r in plan))
 
-            with conn.transaction():
-                as_app(me)
-                for name in ("top-100 (leaderboard_top)", "my rank (leaderboard_rank)",
-                             "around me +-5 (leaderboard_around)"):
-                    plan = conn.execute("explain (analyze, costs off, timing off, summary off) "
-                                        + queries[name]).fetchall()
-                    print(f"\nplan of {name}:\n  " + "\n  ".join(r[0] for r in plan))
+            measure("no hidden entries (right after the refresh):", [*queries, *naive])
+            plans()
 
-            # Opting out closes the ranks of everyone below at once (one UPDATE per board and period).
-            top_user = conn.execute("select user_id from gamification.leaderboard_entries where leaderboard_id = %s"
-                                    " and place = 1", (board,)).fetchone()[0]  # type: ignore[index]
+            # Opting out / deleting only marks the user's entries hidden (one row per board and period);
+            # the queries close the ranks on read.
+            def leader(rank_place: int) -> uuid.UUID:
+                return conn.execute("select user_id from gamification.leaderboard_entries where leaderboard_id = %s"
+                                    " and place = %s", (board, rank_place)).fetchone()[0]  # type: ignore[index]
+            top_user = leader(1)
             with conn.transaction():
                 as_app(top_user)
                 ms, _ = timed(conn, "select gamification.set_leaderboard_opt_out(true)")
-            print(f"\nopt-out of the leader (closes ranks on {len(boards)} boards): {ms:.1f} ms")
+            print(f"\nopt-out of the leader ({len(boards)} boards): {ms:.1f} ms")
+            second = leader(2)
+            with conn.transaction():
+                as_app(owner)
+                ms, _ = timed(conn, "update user_management.users set deleted_at = now() where id = %s", (second,))
+            print(f"soft delete of the second ({len(boards)} boards): {ms:.1f} ms")
+            hidden = [leader(p) for p in range(10, 1000, 100)]
+            for who in hidden[:8]:
+                with conn.transaction():
+                    as_app(who)
+                    conn.execute("select gamification.set_leaderboard_opt_out(true)")
+            n_hidden = conn.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s"
+                                    " and hidden", (board,)).fetchone()[0]  # type: ignore[index]
+            conn.execute("analyze gamification.leaderboard_entries")
+            measure(f"{n_hidden} hidden entries on the all-time board (opt-outs and a deletion since the refresh):",
+                    list(queries))
+            plans()
             # Age every refresh by an hour (as the superuser: the owner is tenant-scoped).
             conn.execute("update gamification.leaderboard_periods set refreshed_at = refreshed_at - interval '1 hour'")
             with conn.transaction():

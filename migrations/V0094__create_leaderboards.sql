@@ -149,7 +149,7 @@ CREATE TABLE gamification.leaderboard_preferences (
 );
 
 COMMENT ON TABLE gamification.leaderboard_preferences IS
-'Leaderboard preferences of a user, written by the user for themself (gamification.set_leaderboard_opt_out() or plain DML on the own row). Opting out removes the user from every cached board at once, closing the gap in ranks (trg_leaderboard_preferences_opt_out); opting back in takes effect at the next refresh.';
+'Leaderboard preferences of a user, written by the user for themself (gamification.set_leaderboard_opt_out() or plain DML on the own row). Opting out hides the user on every cached board at once, the ranks closing up on read (trg_leaderboard_preferences_opt_out); opting back in takes effect at the next refresh.';
 COMMENT ON COLUMN gamification.leaderboard_preferences.organization_id IS 'Tenant.';
 COMMENT ON COLUMN gamification.leaderboard_preferences.id IS 'Row id (UUIDv7).';
 COMMENT ON COLUMN gamification.leaderboard_preferences.user_id IS 'The user (one row per user).';
@@ -192,7 +192,8 @@ COMMENT ON COLUMN gamification.leaderboard_periods.period_start IS
 'Start of the period (local midnight in the board''s timezone); 1970-01-01 00:00 UTC for all_time boards.';
 COMMENT ON COLUMN gamification.leaderboard_periods.period_end IS
 'End of the period (exclusive); NULL for all_time boards.';
-COMMENT ON COLUMN gamification.leaderboard_periods.entry_count IS 'Users ranked in the period (rows in leaderboard_entries).';
+COMMENT ON COLUMN gamification.leaderboard_periods.entry_count IS
+'Rows in leaderboard_entries of the period, hidden ones included (leaderboard_rank() returns the visible count: entry_count minus the hidden rows).';
 COMMENT ON COLUMN gamification.leaderboard_periods.refreshed_at IS
 'Transaction time of the last refresh: the standings are as of this time.';
 COMMENT ON COLUMN gamification.leaderboard_periods.duration_ms IS 'How long the last refresh of the period took (milliseconds).';
@@ -207,12 +208,16 @@ CREATE TABLE gamification.leaderboard_entries (
     id uuid NOT NULL DEFAULT app.uuid_generate_v7(),
     leaderboard_id uuid NOT NULL,
     period_start timestamptz NOT NULL,
-    user_id uuid NOT NULL,
+    user_id uuid,
     score bigint NOT NULL,
     -- squawk-ignore prefer-bigint-over-int
     rank integer NOT NULL,
     -- squawk-ignore prefer-bigint-over-int
     place integer NOT NULL,
+    -- squawk-ignore prefer-bigint-over-int
+    tie_count integer NOT NULL,
+    hidden boolean NOT NULL DEFAULT FALSE,
+    hidden_at timestamptz,
     CONSTRAINT pk_leaderboard_entries PRIMARY KEY (organization_id, id),
     CONSTRAINT fk_leaderboard_entries_leaderboard_id
     FOREIGN KEY (organization_id, leaderboard_id, period_start)
@@ -225,27 +230,46 @@ CREATE TABLE gamification.leaderboard_entries (
     CONSTRAINT uq_leaderboard_entries_user_id_leaderboard_id_period_start
     UNIQUE (organization_id, user_id, leaderboard_id, period_start),
     CONSTRAINT ck_leaderboard_entries_score CHECK (score > 0),
-    CONSTRAINT ck_leaderboard_entries_rank CHECK (rank >= 1 AND rank <= place)
+    CONSTRAINT ck_leaderboard_entries_rank CHECK (rank >= 1 AND rank <= place),
+    CONSTRAINT ck_leaderboard_entries_tie_count CHECK (tie_count >= 1),
+    CONSTRAINT ck_leaderboard_entries_hidden_at CHECK ((hidden_at IS NOT NULL) = hidden),
+    -- Only a hidden entry loses its user (the tombstone of a hard-deleted user).
+    CONSTRAINT ck_leaderboard_entries_user_id CHECK (user_id IS NOT NULL OR hidden)
 );
--- Top N and "around me": the standings of a period in order.
+-- Top N and "around me": the standings of a period in order (hidden in the index: the visible rows
+-- are filtered without visiting the heap).
 CREATE INDEX idx_leaderboard_entries_leaderboard_id_period_start_place
 ON gamification.leaderboard_entries (organization_id, leaderboard_id, period_start, place)
-INCLUDE (rank, score, user_id);
+INCLUDE (rank, score, user_id, hidden);
+-- The few entries hidden since the last refresh, which every read subtracts.
+CREATE INDEX idx_leaderboard_entries_hidden
+ON gamification.leaderboard_entries (organization_id, leaderboard_id, period_start, place)
+INCLUDE (score, tie_count, user_id, hidden_at)
+WHERE hidden;
 
 COMMENT ON TABLE gamification.leaderboard_entries IS
-'Cached standings: one row per ranked user of a board''s period, with score, rank (the board''s tie rule) and place (1..n without gaps, ties ordered by user id). Replaced by the refresh in one transaction (upsert of changed rows, delete of users no longer ranked); an opt-out or a user''s deletion removes the user''s rows and closes the ranks at once. Members of the organization read every board; nobody writes but the SECURITY DEFINER functions.';
+'Cached standings: one row per user ranked by the last refresh of a board''s period, with score, rank (the board''s tie rule), place (1..n without gaps, ties ordered by user id) and tie_count, all computed over every row of the period. Replaced by the refresh in one transaction (upsert of changed rows, delete of users no longer ranked). An opt-out or a user''s deletion only marks the user''s rows hidden (one row per board and period); the board queries skip hidden rows and subtract them from the places and ranks below (leaderboard_visible_place(), leaderboard_visible_rank()), so the standings have no gap at once; the next refresh deletes them. Members of the organization read every board; nobody writes but the SECURITY DEFINER functions.';
 COMMENT ON INDEX gamification.idx_leaderboard_entries_leaderboard_id_period_start_place IS
-'Top N and "around me": a range of positions of one period, rank, score and user in the index.';
+'Top N and "around me": a range of positions of one period, rank, score, user and hidden flag in the index.';
+COMMENT ON INDEX gamification.idx_leaderboard_entries_hidden IS
+'Partial: the entries hidden since the last refresh (opt-outs, deletions), a handful per period, read by every board query to correct places and ranks.';
 COMMENT ON COLUMN gamification.leaderboard_entries.organization_id IS 'Tenant.';
 COMMENT ON COLUMN gamification.leaderboard_entries.id IS 'Row id (UUIDv7).';
 COMMENT ON COLUMN gamification.leaderboard_entries.leaderboard_id IS 'The board.';
 COMMENT ON COLUMN gamification.leaderboard_entries.period_start IS 'The period (leaderboard_periods.period_start).';
-COMMENT ON COLUMN gamification.leaderboard_entries.user_id IS 'The ranked user.';
+COMMENT ON COLUMN gamification.leaderboard_entries.user_id IS
+'The ranked user; NULL only in a hidden tombstone of a hard-deleted user (ck_leaderboard_entries_user_id: the BEFORE DELETE trigger detaches the row instead of letting the cascade open a gap).';
 COMMENT ON COLUMN gamification.leaderboard_entries.score IS 'Score of the user in the period (board_type), always above 0.';
 COMMENT ON COLUMN gamification.leaderboard_entries.rank IS
-'Rank by score, descending: competition (1 + users with a higher score) or dense (1 + distinct higher scores).';
+'Rank by score, descending, over every row of the period as of the refresh: competition (1 + rows with a higher score) or dense (1 + distinct higher scores). The visible rank subtracts the hidden rows with a higher score (competition) or the higher scores all of whose rows are hidden (dense).';
 COMMENT ON COLUMN gamification.leaderboard_entries.place IS
-'Place 1..n in the standings (score descending, then user id): pages, top N and "around me".';
+'Place 1..n in the standings (score descending, then user id): pages, top N and "around me". As of the refresh: the visible place is place minus the hidden entries with a lower place.';
+COMMENT ON COLUMN gamification.leaderboard_entries.tie_count IS
+'How many entries of the period have this score (hidden ones included), as of the refresh: a score disappears from dense ranking when all of them are hidden.';
+COMMENT ON COLUMN gamification.leaderboard_entries.hidden IS
+'True once the user opted out or was deleted after the refresh: the row is skipped by every board query and still counted in the cached place, rank and tie_count of the others (the queries subtract it); the next refresh deletes it.';
+COMMENT ON COLUMN gamification.leaderboard_entries.hidden_at IS
+'When the row was hidden (clock time of the hiding; NULL = visible). The refresh compares it with its own snapshot to tell a hide that committed after the snapshot (kept) from a user who came back before it (shown again).';
 
 ALTER TABLE gamification.leaderboards ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gamification.leaderboards FORCE ROW LEVEL SECURITY;

@@ -175,21 +175,39 @@ BEGIN
         SELECT sc.user_id, sc.score,
                (CASE WHEN p_board.tie_rule = 'dense' THEN pg_catalog.dense_rank() OVER w
                      ELSE pg_catalog.rank() OVER w END)::integer AS rank,
-               (pg_catalog.row_number() OVER (ORDER BY sc.score DESC, sc.user_id))::integer AS place
+               (pg_catalog.row_number() OVER (ORDER BY sc.score DESC, sc.user_id))::integer AS place,
+               (pg_catalog.count(*) OVER (PARTITION BY sc.score))::integer AS tie_count
           FROM scored AS sc
         WINDOW w AS (ORDER BY sc.score DESC)
     ),
+    -- Entries hidden as of this statement's snapshot. A ranked user's entry hidden then (and not
+    -- hidden again since: same hidden_at) belongs to a user who came back (opted in, undeleted):
+    -- shown again. A hide that committed after the snapshot has another hidden_at: kept.
+    hidden_before AS (
+        SELECT h.user_id, h.hidden_at
+          FROM gamification.leaderboard_entries AS h
+         WHERE h.organization_id = p_board.organization_id AND h.leaderboard_id = p_board.id
+           AND h.period_start = p_start AND h.hidden AND h.user_id IS NOT NULL
+    ),
     upserted AS (
         INSERT INTO gamification.leaderboard_entries AS e
-            (organization_id, leaderboard_id, period_start, user_id, score, rank, place)
-        SELECT p_board.organization_id, p_board.id, p_start, r.user_id, r.score, r.rank, r.place
+            (organization_id, leaderboard_id, period_start, user_id, score, rank, place, tie_count)
+        SELECT p_board.organization_id, p_board.id, p_start, r.user_id, r.score, r.rank, r.place, r.tie_count
           FROM ranked AS r
         ON CONFLICT (organization_id, leaderboard_id, period_start, user_id) DO UPDATE
-        SET score = excluded.score, rank = excluded.rank, place = excluded.place
-        WHERE (e.score, e.rank, e.place) IS DISTINCT FROM (excluded.score, excluded.rank, excluded.place)
+        SET score = excluded.score, rank = excluded.rank, place = excluded.place, tie_count = excluded.tie_count,
+            hidden = e.hidden AND NOT EXISTS (SELECT 1 FROM hidden_before AS hb
+                                                WHERE hb.user_id = e.user_id AND hb.hidden_at = e.hidden_at),
+            hidden_at = CASE WHEN NOT EXISTS (SELECT 1 FROM hidden_before AS hb
+                                               WHERE hb.user_id = e.user_id AND hb.hidden_at = e.hidden_at)
+                             THEN e.hidden_at END
+        WHERE (e.score, e.rank, e.place, e.tie_count)
+              IS DISTINCT FROM (excluded.score, excluded.rank, excluded.place, excluded.tie_count)
+           OR EXISTS (SELECT 1 FROM hidden_before AS hb WHERE hb.user_id = e.user_id AND hb.hidden_at = e.hidden_at)
         RETURNING 1
     ),
     removed AS (
+        -- Users no longer ranked, hidden entries of users still gone, tombstones (user_id NULL).
         DELETE FROM gamification.leaderboard_entries AS e
          WHERE e.organization_id = p_board.organization_id
            AND e.leaderboard_id = p_board.id
@@ -199,6 +217,19 @@ BEGIN
     )
     -- upserted and removed run to completion whether or not they are read.
     SELECT pg_catalog.count(*) INTO v_count FROM ranked;
+
+    -- A user who opted out or was deleted after the statement above took its snapshot and was newly
+    -- ranked by it (no row to hide then): hide now, with a fresh snapshot. Only hiding, never
+    -- showing: a hide racing with this UPDATE is waited for and wins (NOT e.hidden is rechecked).
+    UPDATE gamification.leaderboard_entries AS e
+       SET hidden = TRUE, hidden_at = pg_catalog.clock_timestamp()
+     WHERE e.organization_id = p_board.organization_id AND e.leaderboard_id = p_board.id
+       AND e.period_start = p_start AND NOT e.hidden
+       AND e.user_id IN (SELECT pr.user_id FROM gamification.leaderboard_preferences AS pr
+                          WHERE pr.organization_id = p_board.organization_id AND pr.opted_out
+                         UNION ALL
+                         SELECT u.id FROM user_management.users AS u
+                          WHERE u.organization_id = p_board.organization_id AND u.deleted_at IS NOT NULL);
 
     UPDATE gamification.leaderboard_periods AS p
        SET entry_count = v_count,
@@ -212,7 +243,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gamification.write_leaderboard_period(gamification.leaderboards, timestamptz, timestamptz, boolean) IS
-'Internal (the caller holds the board row lock): recomputes the standings of one period of the board in one statement: scores (leaderboard_scores()) of live, not opted-out users in the board''s scope with a score above 0, ranked by the tie rule and numbered 1..n; changed entries are upserted and entries of users no longer ranked deleted. Upserts the leaderboard_periods row (refreshed_at, entry_count, duration_ms, is_final = p_final) and returns it.';
+'Internal (the caller holds the board row lock): recomputes the standings of one period of the board in one statement: scores (leaderboard_scores()) of live, not opted-out users in the board''s scope with a score above 0, ranked by the tie rule, numbered 1..n, with the size of each tie; changed entries are upserted (a hidden entry of a user ranked again is shown), entries of users no longer ranked (hidden ones, tombstones) deleted. Then hides the entries of users who left after that statement''s snapshot. Upserts the leaderboard_periods row (refreshed_at, entry_count, duration_ms, is_final = p_final) and returns it.';
 REVOKE ALL ON FUNCTION gamification.write_leaderboard_period(gamification.leaderboards, timestamptz, timestamptz, boolean)
 FROM PUBLIC;
 
@@ -327,12 +358,89 @@ REVOKE ALL ON FUNCTION gamification.refresh_leaderboard(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gamification.refresh_leaderboard(uuid) TO ${app_role};
 
 -- ---------------------------------------------------------------------------
+-- Hidden entries: how the board queries close the ranks without renumbering.
+-- ---------------------------------------------------------------------------
+-- Cached place, rank and tie_count count every row of the period as of the refresh. Rows hidden
+-- since (opt-outs, deletions) are skipped and subtracted: for a visible row X,
+--   place = X.place - #hidden rows with a lower place,
+--   rank  = X.rank - #hidden rows with a higher score                      (competition: 1 + visible
+--           rows with a higher score),
+--   rank  = X.rank - #higher scores whose rows (tie_count) are all hidden  (dense: 1 + distinct
+--           higher visible scores).
+-- The hidden rows of a period are few (the partial index idx_leaderboard_entries_hidden): read once
+-- per query into sorted arrays; width_bucket() counts the elements <= x of a sorted array.
+CREATE FUNCTION gamification.leaderboard_hidden(
+    p_organization_id uuid,
+    p_leaderboard_id uuid,
+    p_period_start timestamptz
+)
+RETURNS TABLE (n integer, places integer[], scores bigint[], gone bigint[])
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT pg_catalog.count(*)::integer,
+           pg_catalog.array_agg(x.place ORDER BY x.place),
+           pg_catalog.array_agg(x.score ORDER BY x.score),
+           pg_catalog.array_agg(x.score ORDER BY x.score) FILTER (WHERE x.first_of_score AND x.hidden_of_score = x.tie_count)
+      FROM (SELECT h.place, h.score, h.tie_count,
+                   pg_catalog.count(*) OVER (PARTITION BY h.score) AS hidden_of_score,
+                   pg_catalog.row_number() OVER (PARTITION BY h.score) = 1 AS first_of_score
+              FROM gamification.leaderboard_entries AS h
+             WHERE h.organization_id = p_organization_id AND h.leaderboard_id = p_leaderboard_id
+               AND h.period_start = p_period_start AND h.hidden) AS x
+$$;
+COMMENT ON FUNCTION gamification.leaderboard_hidden(uuid, uuid, timestamptz) IS
+'The entries of a board''s period hidden since its refresh (opt-outs, deletions; RLS of the caller applies): how many (n), their places (sorted), their scores (sorted, with repeats) and the scores all of whose entries are hidden (gone, sorted), for leaderboard_visible_place() and leaderboard_visible_rank(). NULL arrays when there are none. Reads idx_leaderboard_entries_hidden (partial).';
+REVOKE ALL ON FUNCTION gamification.leaderboard_hidden(uuid, uuid, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gamification.leaderboard_hidden(uuid, uuid, timestamptz) TO ${app_role}, ${readonly_role};
+
+CREATE FUNCTION gamification.leaderboard_visible_place(p_place integer, p_hidden_places integer[])
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_place OPERATOR(pg_catalog.-) coalesce(pg_catalog.width_bucket(p_place, p_hidden_places), 0)
+$$;
+COMMENT ON FUNCTION gamification.leaderboard_visible_place(integer, integer[]) IS
+'The place of a visible entry: its cached place minus the hidden entries above it (p_hidden_places sorted ascending, NULL = none).';
+REVOKE ALL ON FUNCTION gamification.leaderboard_visible_place(integer, integer[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gamification.leaderboard_visible_place(integer, integer[]) TO ${app_role}, ${readonly_role};
+
+CREATE FUNCTION gamification.leaderboard_visible_rank(
+    p_rank integer,
+    p_score bigint,
+    p_tie_rule text,
+    p_hidden_scores bigint[],
+    p_gone_scores bigint[]
+)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_rank OPERATOR(pg_catalog.-) CASE
+        WHEN p_tie_rule = 'dense'
+        THEN coalesce(pg_catalog.cardinality(p_gone_scores)
+                      OPERATOR(pg_catalog.-) pg_catalog.width_bucket(p_score, p_gone_scores), 0)
+        ELSE coalesce(pg_catalog.cardinality(p_hidden_scores)
+                      OPERATOR(pg_catalog.-) pg_catalog.width_bucket(p_score, p_hidden_scores), 0)
+    END
+$$;
+COMMENT ON FUNCTION gamification.leaderboard_visible_rank(integer, bigint, text, bigint[], bigint[]) IS
+'The rank of a visible entry: its cached rank minus the hidden entries with a higher score (competition; p_hidden_scores sorted, with repeats) or minus the higher scores all of whose entries are hidden (dense; p_gone_scores sorted). NULL arrays = none hidden.';
+REVOKE ALL ON FUNCTION gamification.leaderboard_visible_rank(integer, bigint, text, bigint[], bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gamification.leaderboard_visible_rank(integer, bigint, text, bigint[], bigint[])
+TO ${app_role}, ${readonly_role};
+
+-- ---------------------------------------------------------------------------
 -- Board queries (invoker SQL: RLS of the caller applies; index-served).
 -- ---------------------------------------------------------------------------
 -- Under RLS a qual with a sub-select or a non-LEAKPROOF function (int4mi, coalesce of a
 -- sub-select) is never an index condition. So the period, the user and the place range are
 -- computed in a fenced sub-query (LIMIT / OFFSET 0) and joined by plain column comparisons
--- (uuid_eq, timestamptz_eq, int4le: leakproof), which are.
+-- (uuid_eq, timestamptz_eq, int4le: leakproof), which are. NOT e.hidden (a bare column) is
+-- leakproof too; the corrections are computed in the select lists.
 CREATE FUNCTION gamification.leaderboard_top(
     p_leaderboard_id uuid,
     p_limit integer DEFAULT 100,
@@ -342,22 +450,28 @@ RETURNS TABLE (place integer, rank integer, user_id uuid, score bigint, period_s
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT e.place, e.rank, e.user_id, e.score, e.period_start
-      FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start,
-                   LEAST(GREATEST(p_limit, 0), 1000) AS last_place
-              FROM gamification.leaderboard_periods AS p
-             WHERE p.organization_id = (SELECT app.current_organization_id())
-               AND p.leaderboard_id = p_leaderboard_id
-               AND (p_period_start IS NULL OR p.period_start = p_period_start)
-             ORDER BY p.period_start DESC
-             LIMIT 1) AS cur
+    SELECT gamification.leaderboard_visible_place(e.place, cur.hidden_places),
+           gamification.leaderboard_visible_rank(e.rank, e.score, cur.tie_rule, cur.hidden_scores, cur.gone_scores),
+           e.user_id, e.score, e.period_start
+      FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start, p.entry_count, p.refreshed_at, b.tie_rule,
+                         h.n AS hidden_n, h.places AS hidden_places, h.scores AS hidden_scores, h.gone AS gone_scores,
+                         LEAST(GREATEST(p_limit, 0), 1000) OPERATOR(pg_catalog.+) h.n AS last_place
+                    FROM gamification.leaderboard_periods AS p
+                    JOIN gamification.leaderboards AS b ON b.organization_id = p.organization_id AND b.id = p.leaderboard_id
+                   CROSS JOIN LATERAL gamification.leaderboard_hidden(p.organization_id, p.leaderboard_id, p.period_start) AS h
+                   WHERE p.organization_id = (SELECT app.current_organization_id())
+                     AND p.leaderboard_id = p_leaderboard_id
+                     AND (p_period_start IS NULL OR p.period_start = p_period_start)
+                   ORDER BY p.period_start DESC
+                   LIMIT 1) AS cur
       JOIN gamification.leaderboard_entries AS e
         ON e.organization_id = cur.organization_id AND e.leaderboard_id = cur.leaderboard_id
-       AND e.period_start = cur.period_start AND e.place <= cur.last_place
+       AND e.period_start = cur.period_start AND e.place <= cur.last_place AND NOT e.hidden
      ORDER BY e.place
+     LIMIT LEAST(GREATEST(p_limit, 0), 1000)
 $$;
 COMMENT ON FUNCTION gamification.leaderboard_top(uuid, integer, timestamptz) IS
-'The first p_limit places (at most 1000) of a board of the current organization: place, rank (ties share it), user and score, from the cached entries of the current period (the newest refreshed one) or of p_period_start. Reads idx_leaderboard_entries_leaderboard_id_period_start_place; RLS applies (members see every board of their organization).';
+'The first p_limit places (at most 1000) of a board of the current organization: place, rank (ties share it), user and score, from the cached entries of the current period (the newest refreshed one) or of p_period_start, hidden entries skipped and subtracted from places and ranks. Reads idx_leaderboard_entries_leaderboard_id_period_start_place (places 1 .. p_limit + hidden) and idx_leaderboard_entries_hidden; RLS applies (members see every board of their organization).';
 REVOKE ALL ON FUNCTION gamification.leaderboard_top(uuid, integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gamification.leaderboard_top(uuid, integer, timestamptz) TO ${app_role}, ${readonly_role};
 
@@ -377,21 +491,26 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT e.place, e.rank, e.score, cur.entry_count, cur.period_start, cur.refreshed_at
-      FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start, p.entry_count, p.refreshed_at,
-                   coalesce(p_user_id, app.current_user_id()) AS user_id
-              FROM gamification.leaderboard_periods AS p
-             WHERE p.organization_id = (SELECT app.current_organization_id())
-               AND p.leaderboard_id = p_leaderboard_id
-               AND (p_period_start IS NULL OR p.period_start = p_period_start)
-             ORDER BY p.period_start DESC
-             LIMIT 1) AS cur
+    SELECT gamification.leaderboard_visible_place(e.place, cur.hidden_places),
+           gamification.leaderboard_visible_rank(e.rank, e.score, cur.tie_rule, cur.hidden_scores, cur.gone_scores),
+           e.score, cur.entry_count OPERATOR(pg_catalog.-) cur.hidden_n, cur.period_start, cur.refreshed_at
+      FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start, p.entry_count, p.refreshed_at, b.tie_rule,
+                         h.n AS hidden_n, h.places AS hidden_places, h.scores AS hidden_scores, h.gone AS gone_scores,
+                         coalesce(p_user_id, app.current_user_id()) AS user_id
+                    FROM gamification.leaderboard_periods AS p
+                    JOIN gamification.leaderboards AS b ON b.organization_id = p.organization_id AND b.id = p.leaderboard_id
+                   CROSS JOIN LATERAL gamification.leaderboard_hidden(p.organization_id, p.leaderboard_id, p.period_start) AS h
+                   WHERE p.organization_id = (SELECT app.current_organization_id())
+                     AND p.leaderboard_id = p_leaderboard_id
+                     AND (p_period_start IS NULL OR p.period_start = p_period_start)
+                   ORDER BY p.period_start DESC
+                   LIMIT 1) AS cur
       JOIN gamification.leaderboard_entries AS e
         ON e.organization_id = cur.organization_id AND e.leaderboard_id = cur.leaderboard_id
-       AND e.period_start = cur.period_start AND e.user_id = cur.user_id
+       AND e.period_start = cur.period_start AND e.user_id = cur.user_id AND NOT e.hidden
 $$;
 COMMENT ON FUNCTION gamification.leaderboard_rank(uuid, uuid, timestamptz) IS
-'Where a user (default: the acting user) stands on a board of the current organization: place, rank, score, the number of ranked users and the period''s refresh time, from the cached entries of the current period (or p_period_start). No row when the user is not ranked (score 0, out of scope, opted out, or not yet refreshed). One unique-index lookup.';
+'Where a user (default: the acting user) stands on a board of the current organization: place, rank, score, the number of ranked (visible) users and the period''s refresh time, from the cached entries of the current period (or p_period_start), corrected for the entries hidden since the refresh. No row when the user is not ranked (score 0, out of scope, opted out or deleted, or not yet refreshed). One unique-index lookup and one partial-index range.';
 REVOKE ALL ON FUNCTION gamification.leaderboard_rank(uuid, uuid, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gamification.leaderboard_rank(uuid, uuid, timestamptz) TO ${app_role}, ${readonly_role};
 
@@ -405,31 +524,52 @@ RETURNS TABLE (place integer, rank integer, user_id uuid, score bigint, period_s
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT e.place, e.rank, e.user_id, e.score, e.period_start
-      FROM (SELECT m.organization_id, m.leaderboard_id, m.period_start,
-                   m.place OPERATOR(pg_catalog.-) cur.k AS first_place,
-                   m.place OPERATOR(pg_catalog.+) cur.k AS last_place
-              FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start,
-                           coalesce(p_user_id, app.current_user_id()) AS user_id,
-                           LEAST(GREATEST(p_k, 0), 100) AS k
-                      FROM gamification.leaderboard_periods AS p
-                     WHERE p.organization_id = (SELECT app.current_organization_id())
-                       AND p.leaderboard_id = p_leaderboard_id
-                       AND (p_period_start IS NULL OR p.period_start = p_period_start)
-                     ORDER BY p.period_start DESC
-                     LIMIT 1) AS cur
+    SELECT gamification.leaderboard_visible_place(e.place, me.hidden_places),
+           gamification.leaderboard_visible_rank(e.rank, e.score, me.tie_rule, me.hidden_scores, me.gone_scores),
+           e.user_id, e.score, e.period_start
+      FROM (SELECT m.organization_id, m.leaderboard_id, m.period_start, m.place, m.rank, m.user_id, m.score,
+                   cur.tie_rule, cur.hidden_places, cur.hidden_scores, cur.gone_scores, cur.k,
+                   m.place OPERATOR(pg_catalog.-) cur.k OPERATOR(pg_catalog.-) cur.hidden_n AS first_place,
+                   m.place OPERATOR(pg_catalog.+) cur.k OPERATOR(pg_catalog.+) cur.hidden_n AS last_place
+              FROM (SELECT p.organization_id, p.leaderboard_id, p.period_start, p.entry_count, p.refreshed_at, b.tie_rule,
+                                 h.n AS hidden_n, h.places AS hidden_places, h.scores AS hidden_scores, h.gone AS gone_scores,
+                                         coalesce(p_user_id, app.current_user_id()) AS user_id,
+                                         LEAST(GREATEST(p_k, 0), 100) AS k
+                            FROM gamification.leaderboard_periods AS p
+                            JOIN gamification.leaderboards AS b ON b.organization_id = p.organization_id AND b.id = p.leaderboard_id
+                           CROSS JOIN LATERAL gamification.leaderboard_hidden(p.organization_id, p.leaderboard_id, p.period_start) AS h
+                           WHERE p.organization_id = (SELECT app.current_organization_id())
+                             AND p.leaderboard_id = p_leaderboard_id
+                             AND (p_period_start IS NULL OR p.period_start = p_period_start)
+                           ORDER BY p.period_start DESC
+                           LIMIT 1) AS cur
               JOIN gamification.leaderboard_entries AS m
                 ON m.organization_id = cur.organization_id AND m.leaderboard_id = cur.leaderboard_id
-               AND m.period_start = cur.period_start AND m.user_id = cur.user_id
+               AND m.period_start = cur.period_start AND m.user_id = cur.user_id AND NOT m.hidden
             OFFSET 0) AS me
-      JOIN gamification.leaderboard_entries AS e
-        ON e.organization_id = me.organization_id AND e.leaderboard_id = me.leaderboard_id
-       AND e.period_start = me.period_start
-       AND e.place >= me.first_place AND e.place <= me.last_place
+     CROSS JOIN LATERAL (
+            -- k visible entries above, me, k visible entries below (at most k + hidden rows each way).
+            (SELECT a.place, a.rank, a.user_id, a.score, a.period_start
+               FROM gamification.leaderboard_entries AS a
+              WHERE a.organization_id = me.organization_id AND a.leaderboard_id = me.leaderboard_id
+                AND a.period_start = me.period_start
+                AND a.place >= me.first_place AND a.place < me.place AND NOT a.hidden
+              ORDER BY a.place DESC
+              LIMIT me.k)
+            UNION ALL
+            SELECT me.place, me.rank, me.user_id, me.score, me.period_start
+            UNION ALL
+            (SELECT z.place, z.rank, z.user_id, z.score, z.period_start
+               FROM gamification.leaderboard_entries AS z
+              WHERE z.organization_id = me.organization_id AND z.leaderboard_id = me.leaderboard_id
+                AND z.period_start = me.period_start
+                AND z.place > me.place AND z.place <= me.last_place AND NOT z.hidden
+              ORDER BY z.place
+              LIMIT me.k)) AS e
      ORDER BY e.place
 $$;
 COMMENT ON FUNCTION gamification.leaderboard_around(uuid, integer, uuid, timestamptz) IS
-'"Around me": the entries from p_k places above to p_k places below a user (default: the acting user; p_k at most 100) on a board of the current organization, current period or p_period_start, by place. Empty when the user is not ranked. A unique-index lookup and a place range scan.';
+'"Around me": the user (default: the acting user), the p_k visible entries above and the p_k below (p_k at most 100) on a board of the current organization, current period or p_period_start, by place, places and ranks corrected for hidden entries. Empty when the user is not ranked. A unique-index lookup and two bounded place range scans.';
 REVOKE ALL ON FUNCTION gamification.leaderboard_around(uuid, integer, uuid, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gamification.leaderboard_around(uuid, integer, uuid, timestamptz)
 TO ${app_role}, ${readonly_role};
@@ -458,6 +598,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gamification.set_leaderboard_opt_out(boolean) IS
-'Opts the acting user out of (true) or back into (false) every leaderboard of the organization. Opting out removes the user''s cached entries at once and closes the ranks (trg_leaderboard_preferences_opt_out); opting in shows the user from the next refresh. 42501 without a live acting user; 22023 for NULL. Returns the new setting.';
+'Opts the acting user out of (true) or back into (false) every leaderboard of the organization. Opting out hides the user''s cached entries at once (one row per board and period; the board queries close the ranks on read: trg_leaderboard_preferences_opt_out); opting in shows the user from the next refresh. 42501 without a live acting user; 22023 for NULL. Returns the new setting.';
 REVOKE ALL ON FUNCTION gamification.set_leaderboard_opt_out(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gamification.set_leaderboard_opt_out(boolean) TO ${app_role};

@@ -38,23 +38,28 @@ BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
         RAISE EXCEPTION 'p_limit must be 1..1000' USING ERRCODE = '22023';
     END IF;
+    -- The due boards, least recently refreshed first, then processed in (organization, id) order:
+    -- the order in which an opt-out hides a user's entries (its unique index), so the two do not
+    -- deadlock over entry row locks.
     FOR v_board IN
-        SELECT b.organization_id, b.id
-          FROM gamification.leaderboards AS b
-          LEFT JOIN LATERAL (
-                SELECT p.period_start, p.refreshed_at
-                  FROM gamification.leaderboard_periods AS p
-                 WHERE p.organization_id = b.organization_id AND p.leaderboard_id = b.id
-                 ORDER BY p.period_start DESC
-                 LIMIT 1) AS last ON TRUE
-         WHERE b.active
-           AND (last.refreshed_at IS NULL
-                OR last.refreshed_at OPERATOR(pg_catalog.+) b.refresh_interval <= pg_catalog.now()
-                OR last.period_start < (
-                       SELECT k.period_start
-                         FROM gamification.leaderboard_period_bounds(b.period, b.timezone, pg_catalog.now()) AS k))
-         ORDER BY last.refreshed_at NULLS FIRST, b.organization_id, b.id
-         LIMIT p_limit
+        SELECT due.organization_id, due.id FROM (
+            SELECT b.organization_id, b.id
+              FROM gamification.leaderboards AS b
+              LEFT JOIN LATERAL (
+                    SELECT p.period_start, p.refreshed_at
+                      FROM gamification.leaderboard_periods AS p
+                     WHERE p.organization_id = b.organization_id AND p.leaderboard_id = b.id
+                     ORDER BY p.period_start DESC
+                     LIMIT 1) AS last ON TRUE
+             WHERE b.active
+               AND (last.refreshed_at IS NULL
+                    OR last.refreshed_at OPERATOR(pg_catalog.+) b.refresh_interval <= pg_catalog.now()
+                    OR last.period_start < (
+                           SELECT k.period_start
+                             FROM gamification.leaderboard_period_bounds(b.period, b.timezone, pg_catalog.now()) AS k))
+             ORDER BY last.refreshed_at NULLS FIRST, b.organization_id, b.id
+             LIMIT p_limit) AS due
+         ORDER BY due.organization_id, due.id
     LOOP
         -- The board's tenant, no acting user: the owner's policies admit exactly this organization.
         PERFORM pg_catalog.set_config('app.organization_id', v_board.organization_id::text, TRUE),
@@ -76,7 +81,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gamification.refresh_due_leaderboards(integer) IS
-'Cross-tenant worker: refreshes up to p_limit (1-1000) active boards of every organization that are due (never refreshed, last refresh older than refresh_interval, or a new period began in the board''s time zone), least recently refreshed first, each with its organization as tenant context and no acting user (restored afterwards), through apply_leaderboard_refresh(board, skip_locked => true): a board another refresh holds is skipped. A board whose refresh fails is skipped with a WARNING. Returns the number refreshed. SECURITY DEFINER, owned by the maintenance role; executable by the owner and the migrator only (cron), never by the application.';
+'Cross-tenant worker: refreshes up to p_limit (1-1000) active boards of every organization that are due (never refreshed, last refresh older than refresh_interval, or a new period began in the board''s time zone), the least recently refreshed ones, in (organization, id) order (the order an opt-out hides entries in: no deadlock), each with its organization as tenant context and no acting user (restored afterwards), through apply_leaderboard_refresh(board, skip_locked => true): a board another refresh holds is skipped. A board whose refresh fails is skipped with a WARNING. Returns the number refreshed. SECURITY DEFINER, owned by the maintenance role; executable by the owner and the migrator only (cron), never by the application.';
 REVOKE ALL ON FUNCTION gamification.refresh_due_leaderboards(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gamification.refresh_due_leaderboards(integer)
 TO ${owner_role}, ${migrator_role};

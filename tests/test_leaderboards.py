@@ -160,7 +160,7 @@ ledger_rows = st.lists(st.tuples(st.integers(0, 7),  # user
        tie=st.sampled_from(["competition", "dense"]), zone=st.sampled_from(ZONES), rows=ledger_rows,
        streaks=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), min_size=8, max_size=8),
        opted=st.sets(st.integers(0, 7), max_size=2), deleted=st.sets(st.integers(0, 7), max_size=2),
-       leave=st.lists(st.integers(0, 1000), max_size=3))
+       leave=st.lists(st.integers(0, 1000), max_size=5))
 def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, tie: str, zone: str,
                                       rows: list[tuple[int, str, int, int]], streaks: list[tuple[int, int]],
                                       opted: set[int], deleted: set[int], leave: list[int]) -> None:
@@ -168,8 +168,11 @@ def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, 
     streaks for 8 users in several time zones, some opted out or deleted before the refresh: the cached
     standings read by a learner (leaderboard_top, _rank, _around) equal the model (scores per board type
     summed over the period computed with zoneinfo; the tie rule; score > 0; opted-out and deleted users
-    absent). Then users leave (opt-out or deletion) one by one without a refresh: each time the standings
-    equal the model without them, no gap; a refresh afterwards changes nothing."""
+    absent). Then up to 5 users leave (opt-out or soft deletion) one by one without a refresh: their
+    entries are only marked hidden, yet each time every query (top, each user's rank, around each user)
+    equals the model recomputed without them (no gap in places, ranks by the tie rule among the
+    visible users, ties among hidden and visible users included). Opting back in shows the user only
+    after the refresh, which also deletes the hidden rows."""
     if board_type == "streak":
         period = "all_time"
     system = lg.new_system()
@@ -228,22 +231,128 @@ def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, 
         if u not in {e[2] for e in expected}:
             assert lg.ok(RANK, (board, u), reader).rows == []
 
-    # Leaving without a refresh: ranks close at once.
+    # Leaving without a refresh: the leavers' entries are only marked hidden, the queries close the
+    # ranks at once, over several leavers (ties among hidden and visible entries alike).
+    cached = "select user_id, place, rank, tie_count, score from gamification.leaderboard_entries" \
+             " where leaderboard_id = %s order by place"
+    before = lg.su.execute(cached, (board,)).fetchall()
+    left_opted: list[uuid.UUID] = []
+    n_left = 0
     for pick in leave:
         if not expected:
             break
         user = expected[pick % len(expected)][2]
         if pick % 2:
             lg.ok("select gamification.set_leaderboard_opt_out(true)", who=user)
+            left_opted.append(user)
         else:
             lg.ok("update user_management.users set deleted_at = now() where id = %s", (user,))
         present.pop(user)
+        n_left += 1
         expected = standings(present, tie)
-        assert [tuple(r) for r in lg.top(board)] == expected
-        assert lg.ok(RANK, (board, expected[0][2]) if expected else (board, user)).rows[:1] == (
-            [(1, 1, expected[0][3], len(expected))] if expected else [])
+        assert_board(lg, board, expected, users)
+    hidden = lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s"
+                           " and hidden", (board,)).fetchone()[0]  # type: ignore[index]
+    assert hidden == n_left  # one row per leaver
+    assert lg.su.execute(cached, (board,)).fetchall() == before  # nobody renumbered
+    # Opting back in waits for the refresh; the refresh deletes the hidden rows and ranks afresh.
+    if left_opted:
+        back = left_opted[0]
+        lg.ok("select gamification.set_leaderboard_opt_out(false)", who=back)
+        assert_board(lg, board, expected, users)
+        present[back] = scores[back]
+        expected = standings(present, tie)
     lg.ok(REFRESH, (board,))
+    assert_board(lg, board, expected, users)
+    assert lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s"
+                         " and hidden", (board,)).fetchone() == (0,)
+
+
+def assert_board(lg: League, board: uuid.UUID, expected: list[tuple[int, int, uuid.UUID, int]],
+                 users: Sequence[uuid.UUID]) -> None:
+    """Every board query equals the model: top, each ranked user's rank (and the ranked count),
+    around-me for every ranked user, no row for the others."""
     assert [tuple(r) for r in lg.top(board)] == expected
+    ranked = {e[2] for e in expected}
+    for place, rank, user, score in expected:
+        assert lg.ok(RANK, (board, user)).rows == [(place, rank, score, len(expected))]
+        assert lg.ok(AROUND, (board, 2, user)).rows == [e for e in expected if abs(e[0] - place) <= 2]
+    for u in users:
+        if u not in ranked:
+            assert lg.ok(RANK, (board, u)).rows == []
+            assert lg.ok(AROUND, (board, 2, u)).rows == []
+
+
+@pytest.mark.parametrize("tie", ["competition", "dense"])
+def test_hard_delete_leaves_a_hidden_tombstone(lg: League, tie: str) -> None:
+    """A hard-deleted user (no ledger rows: all-time points from balances) would lose the entries by the
+    foreign-key cascade and open a gap: the BEFORE DELETE trigger turns them into hidden tombstones
+    (user_id NULL) first; the ranks close on read, the refresh deletes the tombstone. The tied score
+    of the deleted user stays (dense) while another user holds it."""
+    users = lg.users(5)
+    scores = dict(zip(users, [9, 7, 7, 7, 3]))
+    for u, pts in scores.items():
+        lg.balances(u, lifetime=pts, available=pts)
+    board = lg.board(tie=tie)
+    lg.ok(REFRESH, (board,))
+    present = dict(scores)
+    for gone in (users[1], users[0], users[2], users[3]):  # a tie member, the leader, the rest of the tie
+        with lg.su.transaction():
+            set_context(lg.su, lg.t.id, lg.t.owner)
+            lg.su.execute("delete from user_management.users where id = %s", (gone,))
+        present.pop(gone)
+        assert_board(lg, board, standings(present, tie), users)
+    assert lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s"
+                         " and user_id is null and hidden", (board,)).fetchone() == (4,)
+    lg.ok(REFRESH, (board,))
+    assert lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s",
+                         (board,)).fetchone() == (1,)
+    assert_board(lg, board, standings(present, tie), users)
+
+
+def test_opt_out_during_a_refresh_is_not_lost(lg: League) -> None:
+    """An opt-out that commits while a refresh (with a snapshot from before) rewrites the board waits for
+    the refresh's row locks and then hides the refreshed entry; an opt-out-and-back-in before the
+    refresh shows the user again (the refresh compares hidden_at with its snapshot)."""
+    users = lg.users(6)
+    for i, u in enumerate(users):
+        lg.balances(u, lifetime=10 - i, available=10 - i)
+    board = lg.board()
+    lg.ok(REFRESH, (board,))
+    # Back in before the refresh: shown again by it.
+    lg.ok("select gamification.set_leaderboard_opt_out(true)", who=users[5])
+    lg.ok("select gamification.set_leaderboard_opt_out(false)", who=users[5])
+    for u in users[:3]:  # scores change, so the refresh rewrites every entry
+        lg.su.execute("update gamification.user_points set lifetime_earned = lifetime_earned + 100"
+                      " where user_id = %s", (users[5 - users.index(u)],))
+    refresh = _app_tx(lg)
+    try:
+        refresh.execute(REFRESH, (board,))  # entries rewritten, row locks held, not committed
+        result: list[Outcome] = []
+        leaver = _app_tx(lg, users[1])
+        leaver_pid = leaver.info.backend_pid
+
+        def go() -> None:
+            try:
+                leaver.execute("select gamification.set_leaderboard_opt_out(true)")
+                leaver.commit()
+                result.append(Outcome(None))
+            except psycopg.Error as exc:
+                result.append(Outcome(exc.sqlstate))
+        th = threading.Thread(target=go)
+        th.start()
+        assert wait_blocked_or_done(lg.su, leaver_pid, th) is True  # waits for the refresh's row lock
+        refresh.commit()
+        th.join(timeout=30)
+        leaver.close()
+        assert result and result[0].ok
+    finally:
+        refresh.close()
+    scores = {u: 10 - i + (100 if i >= 3 else 0) for i, u in enumerate(users)}
+    scores.pop(users[1])
+    assert_board(lg, board, standings(scores, "competition"), users)
+    lg.ok(REFRESH, (board,))
+    assert_board(lg, board, standings(scores, "competition"), users)
 
 
 def test_model_catches_a_wrong_tie_rule() -> None:
@@ -538,7 +647,8 @@ def test_worker_refreshes_due_boards_of_every_tenant(lg: League) -> None:
 ])
 def test_board_queries_are_served_by_indexes(lg: League, query: str, index: str, extra: str) -> None:
     """As the app role (RLS on), with sequential scans disabled: the functions are inlined and read the
-    entries through their indexes, with the board and period as index conditions."""
+    entries through their indexes, with the board and period as index conditions, and the hidden
+    entries through the partial index."""
     users = lg.users(300)
     for i, u in enumerate(users):
         lg.balances(u, lifetime=1 + i % 50)
@@ -546,12 +656,15 @@ def test_board_queries_are_served_by_indexes(lg: League, query: str, index: str,
     lg.ok(REFRESH, (board,))
     lg.su.execute("analyze gamification.leaderboard_entries; analyze gamification.leaderboard_periods")
     params = (board,) if query == TOP else (board, users[7])
+    lg.ok("select gamification.set_leaderboard_opt_out(true)", who=users[3])  # one hidden entry
     with lg.su.transaction(force_rollback=True):
         set_context(lg.su, lg.t.id, users[7])
         set_role(lg.su, lg.app)
         lg.su.execute("set local enable_seqscan = off")
         text = "\n".join(r[0] for r in lg.su.execute(("explain " + query).encode(), params))
     assert "Function Scan" not in text, text
+    # The hidden entries (one here) come from the small partial index, not from the whole period.
+    assert "idx_leaderboard_entries_hidden" in text, text
     assert any(f"{scan} {index}" in text for scan in ("Index Scan using", "Index Only Scan using",
                                                        "Bitmap Index Scan on")), text
     # Board, period (and place range or user) are index conditions, nothing is filtered row by row.
