@@ -19,7 +19,11 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 -- ---------------------------------------------------------------------------
 -- hide_user_on_leaderboards(organization, user, detach)
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION gamification.hide_user_on_leaderboards(p_organization_id uuid, p_user_id uuid, p_detach boolean)
+CREATE FUNCTION gamification.hide_user_on_leaderboards(
+    p_organization_id uuid,
+    p_user_id uuid,
+    p_detach boolean
+)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from psycopg import sql
 
 from .conftest import PgServer
@@ -161,6 +161,11 @@ ledger_rows = st.lists(st.tuples(st.integers(0, 7),  # user
        streaks=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), min_size=8, max_size=8),
        opted=st.sets(st.integers(0, 7), max_size=2), deleted=st.sets(st.integers(0, 7), max_size=2),
        leave=st.lists(st.integers(0, 1000), max_size=5))
+# Always tried: part of a dense tie leaves (the score stays: the rank below must not move), then the
+# rest of it (the score goes: it must).
+@example(board_type="xp", period="all_time", tie="dense", zone="UTC",
+         rows=[(0, "award", 3, 1), (1, "award", 3, 1), (2, "award", 2, 1), (3, "award", 1, 1)],
+         streaks=[(0, 0)] * 8, opted=set(), deleted=set(), leave=[1, 0, 5])
 def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, tie: str, zone: str,
                                       rows: list[tuple[int, str, int, int]], streaks: list[tuple[int, int]],
                                       opted: set[int], deleted: set[int], leave: list[int]) -> None:
@@ -284,29 +289,43 @@ def assert_board(lg: League, board: uuid.UUID, expected: list[tuple[int, int, uu
 
 
 @pytest.mark.parametrize("tie", ["competition", "dense"])
-def test_hard_delete_leaves_a_hidden_tombstone(lg: League, tie: str) -> None:
-    """A hard-deleted user (no ledger rows: all-time points from balances) would lose the entries by the
-    foreign-key cascade and open a gap: the BEFORE DELETE trigger turns them into hidden tombstones
-    (user_id NULL) first; the ranks close on read, the refresh deletes the tombstone. The tied score
-    of the deleted user stays (dense) while another user holds it."""
-    users = lg.users(5)
-    scores = dict(zip(users, [9, 7, 7, 7, 3]))
+def test_ties_among_hidden_and_visible_entries(lg: League, tie: str) -> None:
+    """Several users leave between refreshes by every route (opt-out, soft delete, hard delete) out of
+    ties: part of a tie (the score stays for the rest: dense ranks below unchanged, competition ranks
+    -1), a whole tie (the score disappears: dense -1), the leader. Every query equals the model after
+    each leave. A hard delete (the user has no ledger rows: all-time points from balances) turns the
+    entries into hidden tombstones (user_id NULL) before the foreign-key cascade would delete them and
+    open a gap; the refresh deletes hidden rows and tombstones."""
+    users = lg.users(8)
+    scores = dict(zip(users, [9, 7, 7, 7, 5, 5, 3, 3]))
     for u, pts in scores.items():
         lg.balances(u, lifetime=pts, available=pts)
     board = lg.board(tie=tie)
     lg.ok(REFRESH, (board,))
     present = dict(scores)
-    for gone in (users[1], users[0], users[2], users[3]):  # a tie member, the leader, the rest of the tie
+
+    def hard_delete(u: uuid.UUID) -> None:
         with lg.su.transaction():
             set_context(lg.su, lg.t.id, lg.t.owner)
-            lg.su.execute("delete from user_management.users where id = %s", (gone,))
-        present.pop(gone)
+            lg.su.execute("delete from user_management.users where id = %s", (u,))
+
+    routes = [
+        (users[2], lambda u: lg.ok("select gamification.set_leaderboard_opt_out(true)", who=u)),
+        (users[4], lambda u: lg.ok("update user_management.users set deleted_at = now() where id = %s", (u,))),
+        (users[5], hard_delete),  # the 5s are gone now
+        (users[0], lambda u: lg.ok("select gamification.set_leaderboard_opt_out(true)", who=u)),
+        (users[1], hard_delete),
+    ]
+    for user, leave in routes:
+        leave(user)
+        present.pop(user)
         assert_board(lg, board, standings(present, tie), users)
-    assert lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s"
-                         " and user_id is null and hidden", (board,)).fetchone() == (4,)
+    assert lg.su.execute("select count(*) filter (where hidden), count(*) filter (where user_id is null)"
+                         " from gamification.leaderboard_entries where leaderboard_id = %s",
+                         (board,)).fetchone() == (5, 2)
     lg.ok(REFRESH, (board,))
     assert lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s",
-                         (board,)).fetchone() == (1,)
+                         (board,)).fetchone() == (len(present),)
     assert_board(lg, board, standings(present, tie), users)
 
 
