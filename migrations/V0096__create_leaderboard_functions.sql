@@ -143,6 +143,7 @@ AS $$
 DECLARE
     v_started timestamptz := pg_catalog.clock_timestamp();
     v_count integer;
+    v_gone uuid[];
     v_period gamification.leaderboard_periods;
 BEGIN
     INSERT INTO gamification.leaderboard_periods AS p
@@ -221,15 +222,20 @@ BEGIN
     -- A user who opted out or was deleted after the statement above took its snapshot and was newly
     -- ranked by it (no row to hide then): hide now, with a fresh snapshot. Only hiding, never
     -- showing: a hide racing with this UPDATE is waited for and wins (NOT e.hidden is rechecked).
-    UPDATE gamification.leaderboard_entries AS e
-       SET hidden = TRUE, hidden_at = pg_catalog.clock_timestamp()
-     WHERE e.organization_id = p_board.organization_id AND e.leaderboard_id = p_board.id
-       AND e.period_start = p_start AND NOT e.hidden
-       AND e.user_id IN (SELECT pr.user_id FROM gamification.leaderboard_preferences AS pr
-                          WHERE pr.organization_id = p_board.organization_id AND pr.opted_out
-                         UNION ALL
-                         SELECT u.id FROM user_management.users AS u
-                          WHERE u.organization_id = p_board.organization_id AND u.deleted_at IS NOT NULL);
+    -- The users who left are collected first (an array: a linear plan whatever the statistics of
+    -- the just rewritten entries say).
+    SELECT pg_catalog.array_agg(g.user_id) INTO v_gone
+      FROM (SELECT pr.user_id FROM gamification.leaderboard_preferences AS pr
+             WHERE pr.organization_id = p_board.organization_id AND pr.opted_out
+            UNION
+            SELECT u.id FROM user_management.users AS u
+             WHERE u.organization_id = p_board.organization_id AND u.deleted_at IS NOT NULL) AS g;
+    IF v_gone IS NOT NULL THEN
+        UPDATE gamification.leaderboard_entries AS e
+           SET hidden = TRUE, hidden_at = pg_catalog.clock_timestamp()
+         WHERE e.organization_id = p_board.organization_id AND e.user_id = ANY (v_gone)
+           AND e.leaderboard_id = p_board.id AND e.period_start = p_start AND NOT e.hidden;
+    END IF;
 
     UPDATE gamification.leaderboard_periods AS p
        SET entry_count = v_count,
