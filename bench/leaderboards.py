@@ -203,7 +203,8 @@ def main() -> int:
             second = leader(2)
             with conn.transaction():
                 as_app(owner)
-                ms, _ = timed(conn, "update user_management.users set deleted_at = now() where id = %s", (second,))
+                ms, _ = timed(conn, "update user_management.users set deleted_at = now() where id = %s returning id",
+                            (second,))
             print(f"soft delete of the second ({len(boards)} boards): {ms:.1f} ms")
             hidden = [leader(p) for p in range(10, 1000, 100)]
             for who in hidden[:8]:
