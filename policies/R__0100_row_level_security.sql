@@ -63,6 +63,11 @@ BEGIN
                ('gamification', 'achievements'),
                ('gamification', 'user_achievements'),
                ('gamification', 'user_events'),
+               ('gamification', 'leaderboards'),
+               ('gamification', 'leaderboard_members'),
+               ('gamification', 'leaderboard_preferences'),
+               ('gamification', 'leaderboard_periods'),
+               ('gamification', 'leaderboard_entries'),
                ('gamification', 'point_boosts'),
                ('gamification', 'point_expiry_policies'),
                ('user_management', 'permissions'),
@@ -2609,6 +2614,294 @@ CREATE POLICY pol_user_events_delete_definer ON gamification.user_events
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_user_events_delete_definer ON gamification.user_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboards: tenant, profile managed
+ALTER TABLE gamification.leaderboards ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboards FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboards_select_tenant ON gamification.leaderboards
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_select_tenant ON gamification.leaderboards IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboards_insert_managed ON gamification.leaderboards
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboards_insert_managed ON gamification.leaderboards IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboards_update_managed ON gamification.leaderboards
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboards_update_managed ON gamification.leaderboards IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboards_delete_managed ON gamification.leaderboards
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboards_delete_managed ON gamification.leaderboards IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboards_select_maintenance ON gamification.leaderboards
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_leaderboards_select_maintenance ON gamification.leaderboards IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_leaderboards_select_definer ON gamification.leaderboards
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_select_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboards_insert_definer ON gamification.leaderboards
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_insert_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboards_update_definer ON gamification.leaderboards
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_update_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboards_delete_definer ON gamification.leaderboards
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_delete_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_members: tenant, profile managed
+ALTER TABLE gamification.leaderboard_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_members FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_members_select_tenant ON gamification.leaderboard_members
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_select_tenant ON gamification.leaderboard_members IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboard_members_insert_managed ON gamification.leaderboard_members
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_members_insert_managed ON gamification.leaderboard_members IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboard_members_update_managed ON gamification.leaderboard_members
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_members_update_managed ON gamification.leaderboard_members IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboard_members_delete_managed ON gamification.leaderboard_members
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_members_delete_managed ON gamification.leaderboard_members IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboard_members_select_definer ON gamification.leaderboard_members
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_select_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_members_insert_definer ON gamification.leaderboard_members
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_insert_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_members_update_definer ON gamification.leaderboard_members
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_update_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_members_delete_definer ON gamification.leaderboard_members
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_delete_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_preferences: tenant, profile own_rows
+ALTER TABLE gamification.leaderboard_preferences ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_preferences FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_preferences_select_own ON gamification.leaderboard_preferences
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_preferences_select_own ON gamification.leaderboard_preferences IS
+'The user''s own rows (user_id), or every row of the organization with leaderboard.manage.';
+
+CREATE POLICY pol_leaderboard_preferences_select_readonly ON gamification.leaderboard_preferences
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_select_readonly ON gamification.leaderboard_preferences IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_leaderboard_preferences_insert_own ON gamification.leaderboard_preferences
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_insert_own ON gamification.leaderboard_preferences IS
+'The user''s own rows only.';
+
+CREATE POLICY pol_leaderboard_preferences_update_own ON gamification.leaderboard_preferences
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_update_own ON gamification.leaderboard_preferences IS
+'The user''s own rows only.';
+
+CREATE POLICY pol_leaderboard_preferences_delete_own ON gamification.leaderboard_preferences
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_delete_own ON gamification.leaderboard_preferences IS
+'The user''s own rows only.';
+
+CREATE POLICY pol_leaderboard_preferences_select_definer ON gamification.leaderboard_preferences
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_select_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_preferences_insert_definer ON gamification.leaderboard_preferences
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_insert_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_preferences_update_definer ON gamification.leaderboard_preferences
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_update_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_preferences_delete_definer ON gamification.leaderboard_preferences
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_delete_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_periods: tenant, profile managed
+ALTER TABLE gamification.leaderboard_periods ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_periods FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_periods_select_tenant ON gamification.leaderboard_periods
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_select_tenant ON gamification.leaderboard_periods IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboard_periods_insert_managed ON gamification.leaderboard_periods
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_periods_insert_managed ON gamification.leaderboard_periods IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboard_periods_update_managed ON gamification.leaderboard_periods
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_periods_update_managed ON gamification.leaderboard_periods IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboard_periods_delete_managed ON gamification.leaderboard_periods
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_periods_delete_managed ON gamification.leaderboard_periods IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboard_periods_select_maintenance ON gamification.leaderboard_periods
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_leaderboard_periods_select_maintenance ON gamification.leaderboard_periods IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_leaderboard_periods_select_definer ON gamification.leaderboard_periods
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_select_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_periods_insert_definer ON gamification.leaderboard_periods
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_insert_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_periods_update_definer ON gamification.leaderboard_periods
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_update_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_periods_delete_definer ON gamification.leaderboard_periods
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_delete_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_entries: tenant, profile managed
+ALTER TABLE gamification.leaderboard_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_entries FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_entries_select_tenant ON gamification.leaderboard_entries
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_select_tenant ON gamification.leaderboard_entries IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboard_entries_insert_managed ON gamification.leaderboard_entries
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_entries_insert_managed ON gamification.leaderboard_entries IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboard_entries_update_managed ON gamification.leaderboard_entries
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_entries_update_managed ON gamification.leaderboard_entries IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboard_entries_delete_managed ON gamification.leaderboard_entries
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_entries_delete_managed ON gamification.leaderboard_entries IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboard_entries_select_definer ON gamification.leaderboard_entries
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_select_definer ON gamification.leaderboard_entries IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_entries_insert_definer ON gamification.leaderboard_entries
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_insert_definer ON gamification.leaderboard_entries IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_entries_update_definer ON gamification.leaderboard_entries
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_update_definer ON gamification.leaderboard_entries IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_entries_delete_definer ON gamification.leaderboard_entries
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_delete_definer ON gamification.leaderboard_entries IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

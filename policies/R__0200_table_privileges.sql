@@ -255,6 +255,33 @@ REVOKE ALL ON TABLE gamification.user_events FROM PUBLIC, ${app_role}, ${readonl
 GRANT SELECT ON TABLE gamification.user_events TO ${app_role};
 GRANT SELECT ON TABLE gamification.user_events TO ${readonly_role};
 
+-- gamification.leaderboards
+REVOKE ALL ON TABLE gamification.leaderboards FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboards TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, name, description, board_type, period, scope, tie_rule, point_system_id, course_id, timezone, refresh_interval, history_periods, active), UPDATE (name, description, refresh_interval, history_periods, active), DELETE ON TABLE gamification.leaderboards TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboards TO ${readonly_role};
+
+-- gamification.leaderboard_members
+REVOKE ALL ON TABLE gamification.leaderboard_members FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, leaderboard_id, user_id), DELETE ON TABLE gamification.leaderboard_members TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_members TO ${readonly_role};
+
+-- gamification.leaderboard_preferences
+REVOKE ALL ON TABLE gamification.leaderboard_preferences FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, user_id, opted_out), UPDATE (opted_out), DELETE ON TABLE gamification.leaderboard_preferences TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_preferences TO ${readonly_role};
+
+-- gamification.leaderboard_periods
+REVOKE ALL ON TABLE gamification.leaderboard_periods FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboard_periods TO ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboard_periods TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_periods TO ${readonly_role};
+
+-- gamification.leaderboard_entries
+REVOKE ALL ON TABLE gamification.leaderboard_entries FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboard_entries TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_entries TO ${readonly_role};
+
 -- gamification.point_boosts
 REVOKE ALL ON TABLE gamification.point_boosts FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, point_system_id, name, event_type, course_id, multiplier, starts_at, ends_at, active), UPDATE (name, multiplier, starts_at, ends_at, active), DELETE ON TABLE gamification.point_boosts TO ${app_role};
