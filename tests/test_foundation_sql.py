@@ -180,12 +180,17 @@ def test_create_partitions_is_idempotent_and_covers_ahead(conn: psycopg.Connecti
     assert truncate_triggers == before + 3
 
 
-def test_app_role_reads_only_its_tenants_audit_rows(audited: psycopg.Connection, roles: dict[str, str]) -> None:
+def test_roles_read_only_their_tenants_audit_rows(audited: psycopg.Connection, roles: dict[str, str]) -> None:
+    """The read-only role reads the current tenant's audit rows only; the app role, without a user
+    holding audit.view (see test_audit_trail.py for the permission), reads none at all."""
     conn = audited
     a, b = uuid.uuid4(), uuid.uuid4()
     conn.execute("insert into app.scratch_audited (organization_id, name) values (%s, 'a'), (%s, 'b')", (a, b))
-    conn.execute(f"set local role {roles['app_role']}")
-    assert conn.execute("select count(*) from audit.audit_log").fetchone() == (0,)
-    conn.execute(f"set local app.organization_id = '{a}'")
-    orgs = {r[0] for r in conn.execute("select organization_id from audit.audit_log")}
-    assert orgs == {a}
+    for role in (roles["readonly_role"], roles["app_role"]):
+        conn.execute(f"set local role {role}")
+        conn.execute("set local app.organization_id = ''")
+        assert conn.execute("select count(*) from audit.audit_log").fetchone() == (0,)
+        conn.execute(f"set local app.organization_id = '{a}'")
+        orgs = {r[0] for r in conn.execute("select organization_id from audit.audit_log")}
+        assert orgs == ({a} if role == roles["readonly_role"] else set())
+        conn.execute("reset role")
