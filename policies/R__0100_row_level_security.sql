@@ -21,6 +21,8 @@ BEGIN
          WHERE (n.nspname, c.relname) IN (
                ('audit', 'audit_log'),
                ('analytics', 'materialized_view_refreshes'),
+               ('assessment', 'assessments'),
+               ('assessment', 'assessment_overrides'),
                ('content_management', 'files'),
                ('content_management', 'content_items'),
                ('content_management', 'content_versions'),
@@ -103,6 +105,142 @@ FOR DELETE TO ${owner_role}
 USING (TRUE);
 COMMENT ON POLICY pol_materialized_view_refreshes_delete_owner ON analytics.materialized_view_refreshes IS
 'Global catalog: only the owner (migrations) writes it.';
+
+
+-- assessment.assessments: tenant, profile course_catalog
+ALTER TABLE assessment.assessments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessments FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessments_select_visible ON assessment.assessments
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND status IN ('published', 'archived') AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = assessments.organization_id AND c.id = assessments.course_id
+)
+OR (SELECT user_management.has_permission('assessment.grade'))
+OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessments_select_visible ON assessment.assessments IS
+'Members of the organization see rows where deleted_at IS NULL AND status IN (''published'', ''archived'') AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = assessments.organization_id AND c.id = assessments.course_id
+)
+OR (SELECT user_management.has_permission(''assessment.grade''))
+OR course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[]); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_assessments_select_readonly ON assessment.assessments
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_select_readonly ON assessment.assessments IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessments_insert_staff ON assessment.assessments
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessments_insert_staff ON assessment.assessments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessments_update_staff ON assessment.assessments
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessments_update_staff ON assessment.assessments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessments_delete_staff ON assessment.assessments
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessments_delete_staff ON assessment.assessments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessments_select_maintenance ON assessment.assessments
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_assessments_select_maintenance ON assessment.assessments IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_assessments_select_definer ON assessment.assessments
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_select_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessments_insert_definer ON assessment.assessments
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_insert_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessments_update_definer ON assessment.assessments
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_update_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessments_delete_definer ON assessment.assessments
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_delete_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assessment_overrides: tenant, profile course_own_rows
+ALTER TABLE assessment.assessment_overrides ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessment_overrides FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessment_overrides_select_own_or_staff ON assessment.assessment_overrides
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_select_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.manage), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_assessment_overrides_select_readonly ON assessment.assessment_overrides
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_select_readonly ON assessment.assessment_overrides IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessment_overrides_insert_own_or_staff ON assessment.assessment_overrides
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_insert_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_overrides_update_own_or_staff ON assessment.assessment_overrides
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_update_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_overrides_delete_own_or_staff ON assessment.assessment_overrides
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_delete_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_overrides_select_definer ON assessment.assessment_overrides
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_select_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_overrides_insert_definer ON assessment.assessment_overrides
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_insert_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_overrides_update_definer ON assessment.assessment_overrides
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_update_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_overrides_delete_definer ON assessment.assessment_overrides
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_delete_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 
 -- content_management.files: tenant, profile managed

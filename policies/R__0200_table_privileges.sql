@@ -17,6 +17,17 @@ REVOKE ALL ON TABLE analytics.materialized_view_refreshes FROM PUBLIC, ${app_rol
 GRANT SELECT ON TABLE analytics.materialized_view_refreshes TO ${app_role};
 GRANT SELECT ON TABLE analytics.materialized_view_refreshes TO ${readonly_role};
 
+-- assessment.assessments
+REVOKE ALL ON TABLE assessment.assessments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessments TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, lesson_id, title, description, kind, status, time_limit_seconds, grace_seconds, max_attempts, available_from, available_until, shuffle_questions, shuffle_options, grading_method, passing_score_percent, feedback_timing, security_settings), UPDATE (lesson_id, title, description, kind, status, time_limit_seconds, grace_seconds, max_attempts, available_from, available_until, shuffle_questions, shuffle_options, grading_method, passing_score_percent, feedback_timing, security_settings, deleted_at) ON TABLE assessment.assessments TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessments TO ${readonly_role};
+
+-- assessment.assessment_overrides
+REVOKE ALL ON TABLE assessment.assessment_overrides FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, assessment_id, course_id, user_id, extra_attempts, extra_time_seconds, available_until, reason), UPDATE (extra_attempts, extra_time_seconds, available_until, reason), DELETE ON TABLE assessment.assessment_overrides TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_overrides TO ${readonly_role};
+
 -- content_management.files
 REVOKE ALL ON TABLE content_management.files FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, storage_key, mime_type, size_bytes, sha256, original_filename), UPDATE (original_filename, deleted_at) ON TABLE content_management.files TO ${app_role};

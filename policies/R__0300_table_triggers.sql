@@ -15,6 +15,30 @@ DROP TRIGGER IF EXISTS trg_audit_log_audit ON audit.audit_log;
 DROP TRIGGER IF EXISTS trg_materialized_view_refreshes_set_updated_at ON analytics.materialized_view_refreshes;
 DROP TRIGGER IF EXISTS trg_materialized_view_refreshes_audit ON analytics.materialized_view_refreshes;
 
+-- assessment.assessments
+CREATE OR REPLACE TRIGGER trg_assessments_set_updated_at
+BEFORE UPDATE ON assessment.assessments
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessments_set_updated_at ON assessment.assessments IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessments_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessments
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessments_audit ON assessment.assessments IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assessment_overrides
+CREATE OR REPLACE TRIGGER trg_assessment_overrides_set_updated_at
+BEFORE UPDATE ON assessment.assessment_overrides
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessment_overrides_set_updated_at ON assessment.assessment_overrides IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessment_overrides_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessment_overrides
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessment_overrides_audit ON assessment.assessment_overrides IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- content_management.files
 CREATE OR REPLACE TRIGGER trg_files_set_updated_at
 BEFORE UPDATE ON content_management.files
