@@ -121,9 +121,7 @@ CREATE TABLE assessment.assessments (
     CHECK (kind <> 'survey' OR passing_score_percent IS NULL),
     CONSTRAINT ck_assessments_feedback_timing
     CHECK (
-        feedback_timing IN (
-            'immediate', 'after_submission', 'after_grading', 'after_close', 'never'
-        )
+        feedback_timing IN ('after_submission', 'after_grading', 'after_close', 'never')
     ),
     CONSTRAINT ck_assessments_security_settings
     CHECK (assessment.is_valid_security_settings(security_settings)),
@@ -152,7 +150,7 @@ COMMENT ON COLUMN assessment.assessments.shuffle_questions IS 'True = each attem
 COMMENT ON COLUMN assessment.assessments.shuffle_options IS 'True = each attempt stores its own random order of the options of choice questions (attempt_responses.option_order).';
 COMMENT ON COLUMN assessment.assessments.grading_method IS 'How the final grade is taken from the graded attempts: highest, latest (highest attempt number), first (lowest attempt number) or average (of score_percent, rounded to 2 decimals).';
 COMMENT ON COLUMN assessment.assessments.passing_score_percent IS 'Final grade (percent) at or above which the learner passes (0-100); NULL = no pass/fail (always NULL for surveys).';
-COMMENT ON COLUMN assessment.assessments.feedback_timing IS 'When learners see scores, feedback and explanations: immediate (after each saved response), after_submission, after_grading, after_close (after available_until) or never.';
+COMMENT ON COLUMN assessment.assessments.feedback_timing IS 'When learners see per-question scores, grader feedback and explanations (assessment.get_attempt_questions()): after_submission, after_grading, after_close (graded and the learner''s availability window has ended) or never. Staff always see them; attempt totals and the final grade are always visible to the learner.';
 COMMENT ON COLUMN assessment.assessments.security_settings IS 'Security settings as a JSON object, checked by assessment.is_valid_security_settings(): allowed_ip_ranges (CIDR strings), one_question_at_a_time (boolean), require_same_ip (boolean).';
 COMMENT ON COLUMN assessment.assessments.created_at IS 'When the assessment was created.';
 COMMENT ON COLUMN assessment.assessments.updated_at IS 'Last change (app.set_updated_at()).';

@@ -28,6 +28,28 @@ REVOKE ALL ON TABLE assessment.assessment_overrides FROM PUBLIC, ${app_role}, ${
 GRANT SELECT, INSERT (organization_id, id, assessment_id, course_id, user_id, extra_attempts, extra_time_seconds, available_until, reason), UPDATE (extra_attempts, extra_time_seconds, available_until, reason), DELETE ON TABLE assessment.assessment_overrides TO ${app_role};
 GRANT SELECT ON TABLE assessment.assessment_overrides TO ${readonly_role};
 
+-- assessment.assessment_questions
+REVOKE ALL ON TABLE assessment.assessment_questions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, assessment_id, course_id, position, question_id, bank_id, draw_count, difficulty), UPDATE (position, question_id, bank_id, draw_count, difficulty), DELETE ON TABLE assessment.assessment_questions TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_questions TO ${readonly_role};
+
+-- assessment.assessment_results
+REVOKE ALL ON TABLE assessment.assessment_results FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessment_results TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_results TO ${readonly_role};
+
+-- assessment.assessment_attempts
+REVOKE ALL ON TABLE assessment.assessment_attempts FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessment_attempts TO ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessment_attempts TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_attempts TO ${readonly_role};
+
+-- assessment.attempt_responses
+REVOKE ALL ON TABLE assessment.attempt_responses FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.attempt_responses TO ${maintenance_role};
+GRANT SELECT (organization_id, id, attempt_id, course_id, user_id, position, question_id, question_version_id, question_type, points, option_order, response, answered_at, time_spent_seconds, created_at, updated_at) ON TABLE assessment.attempt_responses TO ${app_role};
+GRANT SELECT ON TABLE assessment.attempt_responses TO ${readonly_role};
+
 -- content_management.files
 REVOKE ALL ON TABLE content_management.files FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, storage_key, mime_type, size_bytes, sha256, original_filename), UPDATE (original_filename, deleted_at) ON TABLE content_management.files TO ${app_role};
