@@ -21,6 +21,9 @@ BEGIN
          WHERE (n.nspname, c.relname) IN (
                ('audit', 'audit_log'),
                ('analytics', 'materialized_view_refreshes'),
+               ('assessment', 'rubrics'),
+               ('assessment', 'rubric_criteria'),
+               ('assessment', 'rubric_levels'),
                ('assessment', 'assessments'),
                ('assessment', 'assessment_overrides'),
                ('assessment', 'assessment_questions'),
@@ -109,6 +112,214 @@ FOR DELETE TO ${owner_role}
 USING (TRUE);
 COMMENT ON POLICY pol_materialized_view_refreshes_delete_owner ON analytics.materialized_view_refreshes IS
 'Global catalog: only the owner (migrations) writes it.';
+
+
+-- assessment.rubrics: tenant, profile course_catalog
+ALTER TABLE assessment.rubrics ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.rubrics FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_rubrics_select_visible ON assessment.rubrics
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND (
+    course_id IS NULL
+    OR EXISTS (
+        SELECT 1 FROM course_management.courses AS c
+        WHERE c.organization_id = rubrics.organization_id AND c.id = rubrics.course_id
+    )
+)
+OR (SELECT user_management.has_permission('assessment.grade'))
+OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_rubrics_select_visible ON assessment.rubrics IS
+'Members of the organization see rows where deleted_at IS NULL AND (
+    course_id IS NULL
+    OR EXISTS (
+        SELECT 1 FROM course_management.courses AS c
+        WHERE c.organization_id = rubrics.organization_id AND c.id = rubrics.course_id
+    )
+)
+OR (SELECT user_management.has_permission(''assessment.grade''))
+OR course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[]); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_rubrics_select_readonly ON assessment.rubrics
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubrics_select_readonly ON assessment.rubrics IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_rubrics_insert_staff ON assessment.rubrics
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubrics_insert_staff ON assessment.rubrics IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubrics_update_staff ON assessment.rubrics
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubrics_update_staff ON assessment.rubrics IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubrics_delete_staff ON assessment.rubrics
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubrics_delete_staff ON assessment.rubrics IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubrics_select_definer ON assessment.rubrics
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubrics_select_definer ON assessment.rubrics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubrics_insert_definer ON assessment.rubrics
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubrics_insert_definer ON assessment.rubrics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubrics_update_definer ON assessment.rubrics
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubrics_update_definer ON assessment.rubrics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubrics_delete_definer ON assessment.rubrics
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubrics_delete_definer ON assessment.rubrics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.rubric_criteria: tenant, profile course_catalog
+ALTER TABLE assessment.rubric_criteria ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.rubric_criteria FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_rubric_criteria_select_visible ON assessment.rubric_criteria
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (EXISTS (
+    SELECT 1 FROM assessment.rubrics AS r
+    WHERE r.organization_id = rubric_criteria.organization_id AND r.id = rubric_criteria.rubric_id
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_rubric_criteria_select_visible ON assessment.rubric_criteria IS
+'Members of the organization see rows where EXISTS (
+    SELECT 1 FROM assessment.rubrics AS r
+    WHERE r.organization_id = rubric_criteria.organization_id AND r.id = rubric_criteria.rubric_id
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_rubric_criteria_select_readonly ON assessment.rubric_criteria
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_criteria_select_readonly ON assessment.rubric_criteria IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_rubric_criteria_insert_staff ON assessment.rubric_criteria
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubric_criteria_insert_staff ON assessment.rubric_criteria IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubric_criteria_update_staff ON assessment.rubric_criteria
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubric_criteria_update_staff ON assessment.rubric_criteria IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubric_criteria_delete_staff ON assessment.rubric_criteria
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubric_criteria_delete_staff ON assessment.rubric_criteria IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubric_criteria_select_definer ON assessment.rubric_criteria
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_criteria_select_definer ON assessment.rubric_criteria IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubric_criteria_insert_definer ON assessment.rubric_criteria
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_criteria_insert_definer ON assessment.rubric_criteria IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubric_criteria_update_definer ON assessment.rubric_criteria
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_criteria_update_definer ON assessment.rubric_criteria IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubric_criteria_delete_definer ON assessment.rubric_criteria
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_criteria_delete_definer ON assessment.rubric_criteria IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.rubric_levels: tenant, profile course_catalog
+ALTER TABLE assessment.rubric_levels ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.rubric_levels FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_rubric_levels_select_visible ON assessment.rubric_levels
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (EXISTS (
+    SELECT 1 FROM assessment.rubric_criteria AS c
+    WHERE c.organization_id = rubric_levels.organization_id AND c.id = rubric_levels.criterion_id
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_rubric_levels_select_visible ON assessment.rubric_levels IS
+'Members of the organization see rows where EXISTS (
+    SELECT 1 FROM assessment.rubric_criteria AS c
+    WHERE c.organization_id = rubric_levels.organization_id AND c.id = rubric_levels.criterion_id
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_rubric_levels_select_readonly ON assessment.rubric_levels
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_levels_select_readonly ON assessment.rubric_levels IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_rubric_levels_insert_staff ON assessment.rubric_levels
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubric_levels_insert_staff ON assessment.rubric_levels IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubric_levels_update_staff ON assessment.rubric_levels
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubric_levels_update_staff ON assessment.rubric_levels IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubric_levels_delete_staff ON assessment.rubric_levels
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_rubric_levels_delete_staff ON assessment.rubric_levels IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_rubric_levels_select_definer ON assessment.rubric_levels
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_levels_select_definer ON assessment.rubric_levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubric_levels_insert_definer ON assessment.rubric_levels
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_levels_insert_definer ON assessment.rubric_levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubric_levels_update_definer ON assessment.rubric_levels
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_levels_update_definer ON assessment.rubric_levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_rubric_levels_delete_definer ON assessment.rubric_levels
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_rubric_levels_delete_definer ON assessment.rubric_levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 
 -- assessment.assessments: tenant, profile course_catalog

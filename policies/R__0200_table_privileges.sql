@@ -17,6 +17,21 @@ REVOKE ALL ON TABLE analytics.materialized_view_refreshes FROM PUBLIC, ${app_rol
 GRANT SELECT ON TABLE analytics.materialized_view_refreshes TO ${app_role};
 GRANT SELECT ON TABLE analytics.materialized_view_refreshes TO ${readonly_role};
 
+-- assessment.rubrics
+REVOKE ALL ON TABLE assessment.rubrics FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, name, description), UPDATE (name, description, deleted_at), DELETE ON TABLE assessment.rubrics TO ${app_role};
+GRANT SELECT ON TABLE assessment.rubrics TO ${readonly_role};
+
+-- assessment.rubric_criteria
+REVOKE ALL ON TABLE assessment.rubric_criteria FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, rubric_id, position, name, description, max_points), UPDATE (position, name, description, max_points), DELETE ON TABLE assessment.rubric_criteria TO ${app_role};
+GRANT SELECT ON TABLE assessment.rubric_criteria TO ${readonly_role};
+
+-- assessment.rubric_levels
+REVOKE ALL ON TABLE assessment.rubric_levels FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, criterion_id, position, points, description), UPDATE (position, points, description), DELETE ON TABLE assessment.rubric_levels TO ${app_role};
+GRANT SELECT ON TABLE assessment.rubric_levels TO ${readonly_role};
+
 -- assessment.assessments
 REVOKE ALL ON TABLE assessment.assessments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE assessment.assessments TO ${maintenance_role};

@@ -15,6 +15,42 @@ DROP TRIGGER IF EXISTS trg_audit_log_audit ON audit.audit_log;
 DROP TRIGGER IF EXISTS trg_materialized_view_refreshes_set_updated_at ON analytics.materialized_view_refreshes;
 DROP TRIGGER IF EXISTS trg_materialized_view_refreshes_audit ON analytics.materialized_view_refreshes;
 
+-- assessment.rubrics
+CREATE OR REPLACE TRIGGER trg_rubrics_set_updated_at
+BEFORE UPDATE ON assessment.rubrics
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_rubrics_set_updated_at ON assessment.rubrics IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_rubrics_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.rubrics
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_rubrics_audit ON assessment.rubrics IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.rubric_criteria
+CREATE OR REPLACE TRIGGER trg_rubric_criteria_set_updated_at
+BEFORE UPDATE ON assessment.rubric_criteria
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_rubric_criteria_set_updated_at ON assessment.rubric_criteria IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_rubric_criteria_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.rubric_criteria
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_rubric_criteria_audit ON assessment.rubric_criteria IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.rubric_levels
+CREATE OR REPLACE TRIGGER trg_rubric_levels_set_updated_at
+BEFORE UPDATE ON assessment.rubric_levels
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_rubric_levels_set_updated_at ON assessment.rubric_levels IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_rubric_levels_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.rubric_levels
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_rubric_levels_audit ON assessment.rubric_levels IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- assessment.assessments
 CREATE OR REPLACE TRIGGER trg_assessments_set_updated_at
 BEFORE UPDATE ON assessment.assessments
