@@ -30,6 +30,7 @@ BEGIN
                ('assessment', 'assessment_results'),
                ('assessment', 'assessment_attempts'),
                ('assessment', 'attempt_responses'),
+               ('assessment', 'response_rubric_scores'),
                ('content_management', 'files'),
                ('content_management', 'content_items'),
                ('content_management', 'content_versions'),
@@ -709,6 +710,66 @@ CREATE POLICY pol_attempt_responses_delete_definer ON assessment.attempt_respons
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_attempt_responses_delete_definer ON assessment.attempt_responses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.response_rubric_scores: tenant, profile course_own_rows
+ALTER TABLE assessment.response_rubric_scores ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.response_rubric_scores FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_response_rubric_scores_select_own_or_staff ON assessment.response_rubric_scores
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_response_rubric_scores_select_own_or_staff ON assessment.response_rubric_scores IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_response_rubric_scores_select_readonly ON assessment.response_rubric_scores
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_select_readonly ON assessment.response_rubric_scores IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_response_rubric_scores_insert_own ON assessment.response_rubric_scores
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_response_rubric_scores_insert_own ON assessment.response_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_response_rubric_scores_update_own ON assessment.response_rubric_scores
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_response_rubric_scores_update_own ON assessment.response_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_response_rubric_scores_delete_own ON assessment.response_rubric_scores
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_response_rubric_scores_delete_own ON assessment.response_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_response_rubric_scores_select_definer ON assessment.response_rubric_scores
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_select_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_response_rubric_scores_insert_definer ON assessment.response_rubric_scores
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_insert_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_response_rubric_scores_update_definer ON assessment.response_rubric_scores
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_update_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_response_rubric_scores_delete_definer ON assessment.response_rubric_scores
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_delete_definer ON assessment.response_rubric_scores IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

@@ -65,6 +65,11 @@ GRANT SELECT ON TABLE assessment.attempt_responses TO ${maintenance_role};
 GRANT SELECT (organization_id, id, attempt_id, course_id, user_id, position, question_id, question_version_id, question_type, points, option_order, response, answered_at, time_spent_seconds, created_at, updated_at) ON TABLE assessment.attempt_responses TO ${app_role};
 GRANT SELECT ON TABLE assessment.attempt_responses TO ${readonly_role};
 
+-- assessment.response_rubric_scores
+REVOKE ALL ON TABLE assessment.response_rubric_scores FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.response_rubric_scores TO ${app_role};
+GRANT SELECT ON TABLE assessment.response_rubric_scores TO ${readonly_role};
+
 -- content_management.files
 REVOKE ALL ON TABLE content_management.files FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, storage_key, mime_type, size_bytes, sha256, original_filename), UPDATE (original_filename, deleted_at) ON TABLE content_management.files TO ${app_role};

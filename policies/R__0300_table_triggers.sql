@@ -123,6 +123,18 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_attempt_responses_audit ON assessment.attempt_responses IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- assessment.response_rubric_scores
+CREATE OR REPLACE TRIGGER trg_response_rubric_scores_set_updated_at
+BEFORE UPDATE ON assessment.response_rubric_scores
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_response_rubric_scores_set_updated_at ON assessment.response_rubric_scores IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_response_rubric_scores_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.response_rubric_scores
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_response_rubric_scores_audit ON assessment.response_rubric_scores IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- content_management.files
 CREATE OR REPLACE TRIGGER trg_files_set_updated_at
 BEFORE UPDATE ON content_management.files
