@@ -31,6 +31,10 @@ BEGIN
                ('assessment', 'assessment_attempts'),
                ('assessment', 'attempt_responses'),
                ('assessment', 'response_rubric_scores'),
+               ('assessment', 'question_banks'),
+               ('assessment', 'questions'),
+               ('assessment', 'question_versions'),
+               ('assessment', 'question_answer_keys'),
                ('content_management', 'files'),
                ('content_management', 'content_items'),
                ('content_management', 'content_versions'),
@@ -770,6 +774,274 @@ CREATE POLICY pol_response_rubric_scores_delete_definer ON assessment.response_r
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_response_rubric_scores_delete_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.question_banks: tenant, profile course_catalog
+ALTER TABLE assessment.question_banks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.question_banks FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_question_banks_select_visible ON assessment.question_banks
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((
+    course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[])
+    OR (SELECT user_management.has_permission('assessment.grade'))
+    OR deleted_at IS NULL AND visibility = 'shared'
+    AND (SELECT pg_catalog.cardinality(user_management.permitted_course_ids('assessment.manage')) > 0)
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_question_banks_select_visible ON assessment.question_banks IS
+'Members of the organization see rows where (
+    course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[])
+    OR (SELECT user_management.has_permission(''assessment.grade''))
+    OR deleted_at IS NULL AND visibility = ''shared''
+    AND (SELECT pg_catalog.cardinality(user_management.permitted_course_ids(''assessment.manage'')) > 0)
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_question_banks_select_readonly ON assessment.question_banks
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_banks_select_readonly ON assessment.question_banks IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_question_banks_insert_staff ON assessment.question_banks
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_banks_insert_staff ON assessment.question_banks IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_banks_update_staff ON assessment.question_banks
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_banks_update_staff ON assessment.question_banks IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_banks_delete_staff ON assessment.question_banks
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_banks_delete_staff ON assessment.question_banks IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_banks_select_definer ON assessment.question_banks
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_banks_select_definer ON assessment.question_banks IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_banks_insert_definer ON assessment.question_banks
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_banks_insert_definer ON assessment.question_banks IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_banks_update_definer ON assessment.question_banks
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_banks_update_definer ON assessment.question_banks IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_banks_delete_definer ON assessment.question_banks
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_banks_delete_definer ON assessment.question_banks IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.questions: tenant, profile course_catalog
+ALTER TABLE assessment.questions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.questions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_questions_select_visible ON assessment.questions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (EXISTS (
+    SELECT 1 FROM assessment.question_banks AS b
+    WHERE b.organization_id = questions.organization_id AND b.id = questions.bank_id
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_questions_select_visible ON assessment.questions IS
+'Members of the organization see rows where EXISTS (
+    SELECT 1 FROM assessment.question_banks AS b
+    WHERE b.organization_id = questions.organization_id AND b.id = questions.bank_id
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_questions_select_readonly ON assessment.questions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_questions_select_readonly ON assessment.questions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_questions_insert_staff ON assessment.questions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_questions_insert_staff ON assessment.questions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_questions_update_staff ON assessment.questions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_questions_update_staff ON assessment.questions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_questions_delete_staff ON assessment.questions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_questions_delete_staff ON assessment.questions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_questions_select_definer ON assessment.questions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_questions_select_definer ON assessment.questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_questions_insert_definer ON assessment.questions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_questions_insert_definer ON assessment.questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_questions_update_definer ON assessment.questions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_questions_update_definer ON assessment.questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_questions_delete_definer ON assessment.questions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_questions_delete_definer ON assessment.questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.question_versions: tenant, profile course_catalog
+ALTER TABLE assessment.question_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.question_versions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_question_versions_select_visible ON assessment.question_versions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (EXISTS (
+    SELECT 1 FROM assessment.questions AS q
+    WHERE q.organization_id = question_versions.organization_id AND q.id = question_versions.question_id
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_question_versions_select_visible ON assessment.question_versions IS
+'Members of the organization see rows where EXISTS (
+    SELECT 1 FROM assessment.questions AS q
+    WHERE q.organization_id = question_versions.organization_id AND q.id = question_versions.question_id
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_question_versions_select_readonly ON assessment.question_versions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_versions_select_readonly ON assessment.question_versions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_question_versions_insert_staff ON assessment.question_versions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_versions_insert_staff ON assessment.question_versions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_versions_update_staff ON assessment.question_versions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_versions_update_staff ON assessment.question_versions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_versions_delete_staff ON assessment.question_versions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_versions_delete_staff ON assessment.question_versions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_versions_select_definer ON assessment.question_versions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_versions_select_definer ON assessment.question_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_versions_insert_definer ON assessment.question_versions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_versions_insert_definer ON assessment.question_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_versions_update_definer ON assessment.question_versions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_versions_update_definer ON assessment.question_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_versions_delete_definer ON assessment.question_versions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_versions_delete_definer ON assessment.question_versions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.question_answer_keys: tenant, profile course_catalog
+ALTER TABLE assessment.question_answer_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.question_answer_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_question_answer_keys_select_visible ON assessment.question_answer_keys
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((
+    course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[])
+    OR (SELECT user_management.has_permission('assessment.grade'))
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_question_answer_keys_select_visible ON assessment.question_answer_keys IS
+'Members of the organization see rows where (
+    course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[])
+    OR (SELECT user_management.has_permission(''assessment.grade''))
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_question_answer_keys_select_readonly ON assessment.question_answer_keys
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_answer_keys_select_readonly ON assessment.question_answer_keys IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_question_answer_keys_insert_staff ON assessment.question_answer_keys
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_answer_keys_insert_staff ON assessment.question_answer_keys IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_answer_keys_update_staff ON assessment.question_answer_keys
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_answer_keys_update_staff ON assessment.question_answer_keys IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_answer_keys_delete_staff ON assessment.question_answer_keys
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_question_answer_keys_delete_staff ON assessment.question_answer_keys IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_question_answer_keys_select_definer ON assessment.question_answer_keys
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_answer_keys_select_definer ON assessment.question_answer_keys IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_answer_keys_insert_definer ON assessment.question_answer_keys
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_answer_keys_insert_definer ON assessment.question_answer_keys IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_answer_keys_update_definer ON assessment.question_answer_keys
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_answer_keys_update_definer ON assessment.question_answer_keys IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_question_answer_keys_delete_definer ON assessment.question_answer_keys
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_question_answer_keys_delete_definer ON assessment.question_answer_keys IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

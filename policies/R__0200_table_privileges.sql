@@ -70,6 +70,50 @@ REVOKE ALL ON TABLE assessment.response_rubric_scores FROM PUBLIC, ${app_role}, 
 GRANT SELECT ON TABLE assessment.response_rubric_scores TO ${app_role};
 GRANT SELECT ON TABLE assessment.response_rubric_scores TO ${readonly_role};
 
+-- assessment.question_banks
+REVOKE ALL ON TABLE assessment.question_banks FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, name, description, visibility), UPDATE (name, description, visibility, deleted_at), DELETE ON TABLE assessment.question_banks TO ${app_role};
+GRANT SELECT ON TABLE assessment.question_banks TO ${readonly_role};
+
+-- assessment.questions
+REVOKE ALL ON TABLE assessment.questions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, bank_id), UPDATE (deleted_at), DELETE ON TABLE assessment.questions TO ${app_role};
+GRANT SELECT ON TABLE assessment.questions TO ${readonly_role};
+
+-- assessment.question_versions
+REVOKE ALL ON TABLE assessment.question_versions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, question_id, question_type, stem, points, difficulty, tags, definition, explanation), UPDATE (question_type, stem, points, difficulty, tags, definition, explanation), DELETE ON TABLE assessment.question_versions TO ${app_role};
+DO $grant_readonly$
+BEGIN
+    EXECUTE (
+        SELECT pg_catalog.format('GRANT SELECT (%s) ON TABLE assessment.question_versions TO ${readonly_role}',
+                                 pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum))
+          FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = 'assessment.question_versions'::pg_catalog.regclass
+           AND a.attnum > 0
+           AND NOT a.attisdropped
+           AND a.attname <> ALL (ARRAY['explanation']::name[])
+    );
+END
+$grant_readonly$;
+
+-- assessment.question_answer_keys
+REVOKE ALL ON TABLE assessment.question_answer_keys FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, question_version_id, answer_key), UPDATE (answer_key), DELETE ON TABLE assessment.question_answer_keys TO ${app_role};
+DO $grant_readonly$
+BEGIN
+    EXECUTE (
+        SELECT pg_catalog.format('GRANT SELECT (%s) ON TABLE assessment.question_answer_keys TO ${readonly_role}',
+                                 pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum))
+          FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = 'assessment.question_answer_keys'::pg_catalog.regclass
+           AND a.attnum > 0
+           AND NOT a.attisdropped
+           AND a.attname <> ALL (ARRAY['answer_key']::name[])
+    );
+END
+$grant_readonly$;
+
 -- content_management.files
 REVOKE ALL ON TABLE content_management.files FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, storage_key, mime_type, size_bytes, sha256, original_filename), UPDATE (original_filename, deleted_at) ON TABLE content_management.files TO ${app_role};

@@ -135,6 +135,54 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_response_rubric_scores_audit ON assessment.response_rubric_scores IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- assessment.question_banks
+CREATE OR REPLACE TRIGGER trg_question_banks_set_updated_at
+BEFORE UPDATE ON assessment.question_banks
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_question_banks_set_updated_at ON assessment.question_banks IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_question_banks_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.question_banks
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_question_banks_audit ON assessment.question_banks IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.questions
+CREATE OR REPLACE TRIGGER trg_questions_set_updated_at
+BEFORE UPDATE ON assessment.questions
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_questions_set_updated_at ON assessment.questions IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_questions_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.questions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_questions_audit ON assessment.questions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.question_versions
+CREATE OR REPLACE TRIGGER trg_question_versions_set_updated_at
+BEFORE UPDATE ON assessment.question_versions
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_question_versions_set_updated_at ON assessment.question_versions IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_question_versions_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.question_versions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change('explanation');
+COMMENT ON TRIGGER trg_question_versions_audit ON assessment.question_versions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row (columns explanation left out).';
+
+-- assessment.question_answer_keys
+CREATE OR REPLACE TRIGGER trg_question_answer_keys_set_updated_at
+BEFORE UPDATE ON assessment.question_answer_keys
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_question_answer_keys_set_updated_at ON assessment.question_answer_keys IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_question_answer_keys_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.question_answer_keys
+FOR EACH ROW EXECUTE FUNCTION audit.log_change('answer_key');
+COMMENT ON TRIGGER trg_question_answer_keys_audit ON assessment.question_answer_keys IS
+'Writes one audit.audit_log row per inserted, changed or deleted row (columns answer_key left out).';
+
 -- content_management.files
 CREATE OR REPLACE TRIGGER trg_files_set_updated_at
 BEFORE UPDATE ON content_management.files
