@@ -103,7 +103,7 @@ CREATE TABLE assessment.assessments (
     CONSTRAINT fk_assessments_course_id FOREIGN KEY (organization_id, course_id)
     REFERENCES course_management.courses (organization_id, id) ON DELETE CASCADE,
     CONSTRAINT fk_assessments_lesson_id FOREIGN KEY (organization_id, course_id, lesson_id)
-    REFERENCES course_management.lessons (organization_id, course_id, id) ON DELETE RESTRICT,
+    REFERENCES course_management.lessons (organization_id, course_id, id) ON DELETE NO ACTION,
     CONSTRAINT ck_assessments_title_length CHECK (char_length(title) BETWEEN 1 AND 200),
     CONSTRAINT ck_assessments_description_length
     CHECK (char_length(description) BETWEEN 1 AND 10000),

@@ -38,9 +38,9 @@ CREATE TABLE assessment.assessment_questions (
     FOREIGN KEY (organization_id, assessment_id, course_id)
     REFERENCES assessment.assessments (organization_id, id, course_id) ON DELETE CASCADE,
     CONSTRAINT fk_assessment_questions_question_id FOREIGN KEY (organization_id, question_id)
-    REFERENCES assessment.questions (organization_id, id) ON DELETE RESTRICT,
+    REFERENCES assessment.questions (organization_id, id) ON DELETE NO ACTION,
     CONSTRAINT fk_assessment_questions_bank_id FOREIGN KEY (organization_id, bank_id)
-    REFERENCES assessment.question_banks (organization_id, id) ON DELETE RESTRICT,
+    REFERENCES assessment.question_banks (organization_id, id) ON DELETE NO ACTION,
     CONSTRAINT ck_assessment_questions_position CHECK (position BETWEEN 1 AND 1000),
     CONSTRAINT ck_assessment_questions_kind
     CHECK (

@@ -46,7 +46,7 @@ CREATE TABLE assessment.assessment_results (
     UNIQUE (organization_id, assessment_id, course_id, user_id),
     CONSTRAINT fk_assessment_results_assessment_id
     FOREIGN KEY (organization_id, assessment_id, course_id)
-    REFERENCES assessment.assessments (organization_id, id, course_id) ON DELETE RESTRICT,
+    REFERENCES assessment.assessments (organization_id, id, course_id) ON DELETE NO ACTION,
     CONSTRAINT fk_assessment_results_user_id FOREIGN KEY (organization_id, user_id)
     REFERENCES user_management.users (organization_id, id) ON DELETE CASCADE,
     CONSTRAINT ck_assessment_results_attempt_count CHECK (attempt_count >= 0),
@@ -263,9 +263,9 @@ CREATE TABLE assessment.attempt_responses (
     CONSTRAINT fk_attempt_responses_attempt_id FOREIGN KEY (organization_id, attempt_id, user_id, course_id)
     REFERENCES assessment.assessment_attempts (organization_id, id, user_id, course_id) ON DELETE CASCADE,
     CONSTRAINT fk_attempt_responses_question_version_id FOREIGN KEY (organization_id, question_version_id)
-    REFERENCES assessment.question_versions (organization_id, id) ON DELETE RESTRICT,
+    REFERENCES assessment.question_versions (organization_id, id) ON DELETE NO ACTION,
     CONSTRAINT fk_attempt_responses_graded_by_user_id FOREIGN KEY (organization_id, graded_by_user_id)
-    REFERENCES user_management.users (organization_id, id) ON DELETE RESTRICT,
+    REFERENCES user_management.users (organization_id, id) ON DELETE NO ACTION,
     CONSTRAINT ck_attempt_responses_position CHECK (position >= 1),
     CONSTRAINT ck_attempt_responses_question_type
     CHECK (

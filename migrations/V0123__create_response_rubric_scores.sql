@@ -37,9 +37,9 @@ CREATE TABLE assessment.response_rubric_scores (
     CONSTRAINT fk_response_rubric_scores_criterion_id
     FOREIGN KEY (organization_id, criterion_id, rubric_id, criterion_max_points)
     REFERENCES assessment.rubric_criteria (organization_id, id, rubric_id, max_points)
-    ON UPDATE CASCADE ON DELETE RESTRICT,
+    ON UPDATE CASCADE ON DELETE NO ACTION,
     CONSTRAINT fk_response_rubric_scores_level_id FOREIGN KEY (organization_id, level_id, criterion_id)
-    REFERENCES assessment.rubric_levels (organization_id, id, criterion_id) ON DELETE RESTRICT,
+    REFERENCES assessment.rubric_levels (organization_id, id, criterion_id) ON DELETE NO ACTION,
     CONSTRAINT ck_response_rubric_scores_points CHECK (points >= 0 AND points <= criterion_max_points),
     CONSTRAINT ck_response_rubric_scores_comment_length CHECK (char_length(comment) BETWEEN 1 AND 5000)
 );
