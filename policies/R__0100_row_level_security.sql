@@ -24,6 +24,13 @@ BEGIN
                ('assessment', 'rubrics'),
                ('assessment', 'rubric_criteria'),
                ('assessment', 'rubric_levels'),
+               ('assessment', 'assignments'),
+               ('assessment', 'assignment_extensions'),
+               ('assessment', 'assignment_submissions'),
+               ('assessment', 'submission_rubric_scores'),
+               ('assessment', 'peer_review_assignments'),
+               ('assessment', 'peer_reviews'),
+               ('assessment', 'peer_review_scores'),
                ('assessment', 'assessments'),
                ('assessment', 'assessment_overrides'),
                ('assessment', 'assessment_questions'),
@@ -324,6 +331,436 @@ CREATE POLICY pol_rubric_levels_delete_definer ON assessment.rubric_levels
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_rubric_levels_delete_definer ON assessment.rubric_levels IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assignments: tenant, profile course_catalog
+ALTER TABLE assessment.assignments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assignments FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assignments_select_visible ON assessment.assignments
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND is_published AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = assignments.organization_id AND c.id = assignments.course_id
+)
+OR (SELECT user_management.has_permission('assessment.grade'))
+OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assignments_select_visible ON assessment.assignments IS
+'Members of the organization see rows where deleted_at IS NULL AND is_published AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = assignments.organization_id AND c.id = assignments.course_id
+)
+OR (SELECT user_management.has_permission(''assessment.grade''))
+OR course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[]); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_assignments_select_readonly ON assessment.assignments
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignments_select_readonly ON assessment.assignments IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assignments_insert_staff ON assessment.assignments
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assignments_insert_staff ON assessment.assignments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assignments_update_staff ON assessment.assignments
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assignments_update_staff ON assessment.assignments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assignments_delete_staff ON assessment.assignments
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assignments_delete_staff ON assessment.assignments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assignments_select_definer ON assessment.assignments
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignments_select_definer ON assessment.assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignments_insert_definer ON assessment.assignments
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignments_insert_definer ON assessment.assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignments_update_definer ON assessment.assignments
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignments_update_definer ON assessment.assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignments_delete_definer ON assessment.assignments
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignments_delete_definer ON assessment.assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assignment_extensions: tenant, profile course_own_rows
+ALTER TABLE assessment.assignment_extensions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assignment_extensions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assignment_extensions_select_own_or_staff ON assessment.assignment_extensions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assignment_extensions_select_own_or_staff ON assessment.assignment_extensions IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_assignment_extensions_select_readonly ON assessment.assignment_extensions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_extensions_select_readonly ON assessment.assignment_extensions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assignment_extensions_insert_own_or_staff ON assessment.assignment_extensions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assignment_extensions_insert_own_or_staff ON assessment.assignment_extensions IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assignment_extensions_update_own_or_staff ON assessment.assignment_extensions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assignment_extensions_update_own_or_staff ON assessment.assignment_extensions IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assignment_extensions_delete_own_or_staff ON assessment.assignment_extensions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assignment_extensions_delete_own_or_staff ON assessment.assignment_extensions IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assignment_extensions_select_definer ON assessment.assignment_extensions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_extensions_select_definer ON assessment.assignment_extensions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignment_extensions_insert_definer ON assessment.assignment_extensions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_extensions_insert_definer ON assessment.assignment_extensions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignment_extensions_update_definer ON assessment.assignment_extensions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_extensions_update_definer ON assessment.assignment_extensions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignment_extensions_delete_definer ON assessment.assignment_extensions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_extensions_delete_definer ON assessment.assignment_extensions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assignment_submissions: tenant, profile course_own_rows
+ALTER TABLE assessment.assignment_submissions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assignment_submissions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assignment_submissions_select_own_or_staff ON assessment.assignment_submissions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assignment_submissions_select_own_or_staff ON assessment.assignment_submissions IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_assignment_submissions_select_readonly ON assessment.assignment_submissions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_submissions_select_readonly ON assessment.assignment_submissions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assignment_submissions_insert_own ON assessment.assignment_submissions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assignment_submissions_insert_own ON assessment.assignment_submissions IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assignment_submissions_update_own ON assessment.assignment_submissions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assignment_submissions_update_own ON assessment.assignment_submissions IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assignment_submissions_delete_own ON assessment.assignment_submissions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assignment_submissions_delete_own ON assessment.assignment_submissions IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assignment_submissions_select_definer ON assessment.assignment_submissions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_submissions_select_definer ON assessment.assignment_submissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignment_submissions_insert_definer ON assessment.assignment_submissions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_submissions_insert_definer ON assessment.assignment_submissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignment_submissions_update_definer ON assessment.assignment_submissions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_submissions_update_definer ON assessment.assignment_submissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assignment_submissions_delete_definer ON assessment.assignment_submissions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assignment_submissions_delete_definer ON assessment.assignment_submissions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.submission_rubric_scores: tenant, profile course_own_rows
+ALTER TABLE assessment.submission_rubric_scores ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.submission_rubric_scores FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_submission_rubric_scores_select_own_or_staff ON assessment.submission_rubric_scores
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_submission_rubric_scores_select_own_or_staff ON assessment.submission_rubric_scores IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_submission_rubric_scores_select_readonly ON assessment.submission_rubric_scores
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_select_readonly ON assessment.submission_rubric_scores IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_submission_rubric_scores_insert_own ON assessment.submission_rubric_scores
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_insert_own ON assessment.submission_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_submission_rubric_scores_update_own ON assessment.submission_rubric_scores
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_update_own ON assessment.submission_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_submission_rubric_scores_delete_own ON assessment.submission_rubric_scores
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_delete_own ON assessment.submission_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_submission_rubric_scores_select_definer ON assessment.submission_rubric_scores
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_select_definer ON assessment.submission_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_submission_rubric_scores_insert_definer ON assessment.submission_rubric_scores
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_insert_definer ON assessment.submission_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_submission_rubric_scores_update_definer ON assessment.submission_rubric_scores
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_update_definer ON assessment.submission_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_submission_rubric_scores_delete_definer ON assessment.submission_rubric_scores
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_submission_rubric_scores_delete_definer ON assessment.submission_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.peer_review_assignments: tenant, profile course_own_rows
+ALTER TABLE assessment.peer_review_assignments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.peer_review_assignments FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_peer_review_assignments_select_own_or_staff ON assessment.peer_review_assignments
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (reviewer_user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_peer_review_assignments_select_own_or_staff ON assessment.peer_review_assignments IS
+'The learner''s own rows (reviewer_user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_peer_review_assignments_select_readonly ON assessment.peer_review_assignments
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_assignments_select_readonly ON assessment.peer_review_assignments IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_peer_review_assignments_insert_own ON assessment.peer_review_assignments
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_review_assignments_insert_own ON assessment.peer_review_assignments IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_review_assignments_update_own ON assessment.peer_review_assignments
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_review_assignments_update_own ON assessment.peer_review_assignments IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_review_assignments_delete_own ON assessment.peer_review_assignments
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_review_assignments_delete_own ON assessment.peer_review_assignments IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_review_assignments_select_definer ON assessment.peer_review_assignments
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_assignments_select_definer ON assessment.peer_review_assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_review_assignments_insert_definer ON assessment.peer_review_assignments
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_assignments_insert_definer ON assessment.peer_review_assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_review_assignments_update_definer ON assessment.peer_review_assignments
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_assignments_update_definer ON assessment.peer_review_assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_review_assignments_delete_definer ON assessment.peer_review_assignments
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_assignments_delete_definer ON assessment.peer_review_assignments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.peer_reviews: tenant, profile course_own_rows
+ALTER TABLE assessment.peer_reviews ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.peer_reviews FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_peer_reviews_select_own_or_staff ON assessment.peer_reviews
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (reviewer_user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_peer_reviews_select_own_or_staff ON assessment.peer_reviews IS
+'The learner''s own rows (reviewer_user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_peer_reviews_select_readonly ON assessment.peer_reviews
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_reviews_select_readonly ON assessment.peer_reviews IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_peer_reviews_insert_own ON assessment.peer_reviews
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_reviews_insert_own ON assessment.peer_reviews IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_reviews_update_own ON assessment.peer_reviews
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_reviews_update_own ON assessment.peer_reviews IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_reviews_delete_own ON assessment.peer_reviews
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_reviews_delete_own ON assessment.peer_reviews IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_reviews_select_definer ON assessment.peer_reviews
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_reviews_select_definer ON assessment.peer_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_reviews_insert_definer ON assessment.peer_reviews
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_reviews_insert_definer ON assessment.peer_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_reviews_update_definer ON assessment.peer_reviews
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_reviews_update_definer ON assessment.peer_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_reviews_delete_definer ON assessment.peer_reviews
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_reviews_delete_definer ON assessment.peer_reviews IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.peer_review_scores: tenant, profile course_own_rows
+ALTER TABLE assessment.peer_review_scores ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.peer_review_scores FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_peer_review_scores_select_own_or_staff ON assessment.peer_review_scores
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (reviewer_user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_peer_review_scores_select_own_or_staff ON assessment.peer_review_scores IS
+'The learner''s own rows (reviewer_user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_peer_review_scores_select_readonly ON assessment.peer_review_scores
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_scores_select_readonly ON assessment.peer_review_scores IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_peer_review_scores_insert_own ON assessment.peer_review_scores
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_review_scores_insert_own ON assessment.peer_review_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_review_scores_update_own ON assessment.peer_review_scores
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_review_scores_update_own ON assessment.peer_review_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_review_scores_delete_own ON assessment.peer_review_scores
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND reviewer_user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_peer_review_scores_delete_own ON assessment.peer_review_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_peer_review_scores_select_definer ON assessment.peer_review_scores
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_scores_select_definer ON assessment.peer_review_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_review_scores_insert_definer ON assessment.peer_review_scores
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_scores_insert_definer ON assessment.peer_review_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_review_scores_update_definer ON assessment.peer_review_scores
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_scores_update_definer ON assessment.peer_review_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_peer_review_scores_delete_definer ON assessment.peer_review_scores
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_peer_review_scores_delete_definer ON assessment.peer_review_scores IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

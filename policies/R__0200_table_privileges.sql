@@ -32,6 +32,41 @@ REVOKE ALL ON TABLE assessment.rubric_levels FROM PUBLIC, ${app_role}, ${readonl
 GRANT SELECT, INSERT (organization_id, id, criterion_id, position, points, description), UPDATE (position, points, description), DELETE ON TABLE assessment.rubric_levels TO ${app_role};
 GRANT SELECT ON TABLE assessment.rubric_levels TO ${readonly_role};
 
+-- assessment.assignments
+REVOKE ALL ON TABLE assessment.assignments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, lesson_id, rubric_id, title, instructions, max_points, passing_points, is_published, available_from, due_at, allow_late_until, late_penalty_percent, late_penalty_interval, late_penalty_max_percent, late_penalty_floor, allow_resubmission, max_attempts, peer_review_anonymous), UPDATE (lesson_id, rubric_id, title, instructions, max_points, passing_points, is_published, available_from, due_at, allow_late_until, late_penalty_percent, late_penalty_interval, late_penalty_max_percent, late_penalty_floor, allow_resubmission, max_attempts, peer_review_anonymous, deleted_at), DELETE ON TABLE assessment.assignments TO ${app_role};
+GRANT SELECT ON TABLE assessment.assignments TO ${readonly_role};
+
+-- assessment.assignment_extensions
+REVOKE ALL ON TABLE assessment.assignment_extensions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, assignment_id, user_id, due_at, allow_late_until, reason), UPDATE (due_at, allow_late_until, reason), DELETE ON TABLE assessment.assignment_extensions TO ${app_role};
+GRANT SELECT ON TABLE assessment.assignment_extensions TO ${readonly_role};
+
+-- assessment.assignment_submissions
+REVOKE ALL ON TABLE assessment.assignment_submissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, assignment_id, user_id, body_text, file_id, content_item_id) ON TABLE assessment.assignment_submissions TO ${app_role};
+GRANT SELECT ON TABLE assessment.assignment_submissions TO ${readonly_role};
+
+-- assessment.submission_rubric_scores
+REVOKE ALL ON TABLE assessment.submission_rubric_scores FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.submission_rubric_scores TO ${app_role};
+GRANT SELECT ON TABLE assessment.submission_rubric_scores TO ${readonly_role};
+
+-- assessment.peer_review_assignments
+REVOKE ALL ON TABLE assessment.peer_review_assignments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.peer_review_assignments TO ${app_role};
+GRANT SELECT ON TABLE assessment.peer_review_assignments TO ${readonly_role};
+
+-- assessment.peer_reviews
+REVOKE ALL ON TABLE assessment.peer_reviews FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.peer_reviews TO ${app_role};
+GRANT SELECT ON TABLE assessment.peer_reviews TO ${readonly_role};
+
+-- assessment.peer_review_scores
+REVOKE ALL ON TABLE assessment.peer_review_scores FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.peer_review_scores TO ${app_role};
+GRANT SELECT ON TABLE assessment.peer_review_scores TO ${readonly_role};
+
 -- assessment.assessments
 REVOKE ALL ON TABLE assessment.assessments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE assessment.assessments TO ${maintenance_role};

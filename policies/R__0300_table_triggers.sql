@@ -51,6 +51,90 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_rubric_levels_audit ON assessment.rubric_levels IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- assessment.assignments
+CREATE OR REPLACE TRIGGER trg_assignments_set_updated_at
+BEFORE UPDATE ON assessment.assignments
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assignments_set_updated_at ON assessment.assignments IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assignments_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assignments
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assignments_audit ON assessment.assignments IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assignment_extensions
+CREATE OR REPLACE TRIGGER trg_assignment_extensions_set_updated_at
+BEFORE UPDATE ON assessment.assignment_extensions
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assignment_extensions_set_updated_at ON assessment.assignment_extensions IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assignment_extensions_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assignment_extensions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assignment_extensions_audit ON assessment.assignment_extensions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assignment_submissions
+CREATE OR REPLACE TRIGGER trg_assignment_submissions_set_updated_at
+BEFORE UPDATE ON assessment.assignment_submissions
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assignment_submissions_set_updated_at ON assessment.assignment_submissions IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assignment_submissions_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assignment_submissions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assignment_submissions_audit ON assessment.assignment_submissions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.submission_rubric_scores
+CREATE OR REPLACE TRIGGER trg_submission_rubric_scores_set_updated_at
+BEFORE UPDATE ON assessment.submission_rubric_scores
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_submission_rubric_scores_set_updated_at ON assessment.submission_rubric_scores IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_submission_rubric_scores_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.submission_rubric_scores
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_submission_rubric_scores_audit ON assessment.submission_rubric_scores IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.peer_review_assignments
+CREATE OR REPLACE TRIGGER trg_peer_review_assignments_set_updated_at
+BEFORE UPDATE ON assessment.peer_review_assignments
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_peer_review_assignments_set_updated_at ON assessment.peer_review_assignments IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_peer_review_assignments_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.peer_review_assignments
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_peer_review_assignments_audit ON assessment.peer_review_assignments IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.peer_reviews
+CREATE OR REPLACE TRIGGER trg_peer_reviews_set_updated_at
+BEFORE UPDATE ON assessment.peer_reviews
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_peer_reviews_set_updated_at ON assessment.peer_reviews IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_peer_reviews_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.peer_reviews
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_peer_reviews_audit ON assessment.peer_reviews IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.peer_review_scores
+CREATE OR REPLACE TRIGGER trg_peer_review_scores_set_updated_at
+BEFORE UPDATE ON assessment.peer_review_scores
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_peer_review_scores_set_updated_at ON assessment.peer_review_scores IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_peer_review_scores_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.peer_review_scores
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_peer_review_scores_audit ON assessment.peer_review_scores IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- assessment.assessments
 CREATE OR REPLACE TRIGGER trg_assessments_set_updated_at
 BEFORE UPDATE ON assessment.assessments
