@@ -119,7 +119,11 @@ REVOKE ALL ON FUNCTION assessment.score_response(text, jsonb, jsonb, numeric, js
 -- ---------------------------------------------------------------------------
 -- grade_response(org, version, response): internal entry point.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION assessment.grade_response(p_organization_id uuid, p_question_version_id uuid, p_response jsonb)
+CREATE FUNCTION assessment.grade_response(
+    p_organization_id uuid,
+    p_question_version_id uuid,
+    p_response jsonb
+)
 RETURNS numeric
 LANGUAGE plpgsql
 STABLE
