@@ -33,18 +33,24 @@ CREATE TABLE assessment.response_rubric_scores (
     UNIQUE (organization_id, response_id, user_id, course_id, criterion_id),
     CONSTRAINT fk_response_rubric_scores_response_id
     FOREIGN KEY (organization_id, response_id, user_id, course_id)
-    REFERENCES assessment.attempt_responses (organization_id, id, user_id, course_id) ON DELETE CASCADE,
+    REFERENCES assessment.attempt_responses (organization_id, id, user_id, course_id)
+    ON DELETE CASCADE,
     CONSTRAINT fk_response_rubric_scores_criterion_id
     FOREIGN KEY (organization_id, criterion_id, rubric_id, criterion_max_points)
     REFERENCES assessment.rubric_criteria (organization_id, id, rubric_id, max_points)
     ON UPDATE CASCADE ON DELETE NO ACTION,
-    CONSTRAINT fk_response_rubric_scores_level_id FOREIGN KEY (organization_id, level_id, criterion_id)
+    CONSTRAINT fk_response_rubric_scores_level_id
+    FOREIGN KEY (organization_id, level_id, criterion_id)
     REFERENCES assessment.rubric_levels (organization_id, id, criterion_id) ON DELETE NO ACTION,
-    CONSTRAINT ck_response_rubric_scores_points CHECK (points >= 0 AND points <= criterion_max_points),
-    CONSTRAINT ck_response_rubric_scores_comment_length CHECK (char_length(comment) BETWEEN 1 AND 5000)
+    CONSTRAINT ck_response_rubric_scores_points
+    CHECK (points >= 0 AND points <= criterion_max_points),
+    CONSTRAINT ck_response_rubric_scores_comment_length
+    CHECK (char_length(comment) BETWEEN 1 AND 5000)
 );
 CREATE INDEX idx_response_rubric_scores_organization_id_criterion_id
-ON assessment.response_rubric_scores (organization_id, criterion_id, rubric_id, criterion_max_points);
+ON assessment.response_rubric_scores (
+    organization_id, criterion_id, rubric_id, criterion_max_points
+);
 CREATE INDEX idx_response_rubric_scores_organization_id_level_id
 ON assessment.response_rubric_scores (organization_id, level_id, criterion_id)
 WHERE level_id IS NOT NULL;

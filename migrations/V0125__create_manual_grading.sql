@@ -139,5 +139,7 @@ END
 $$;
 COMMENT ON FUNCTION assessment.grade_response_manually(uuid, numeric, text, uuid, jsonb) IS
 'A grader of the course (assessment.grade, else 42501; never for their own attempt, 42501) scores a response of a submitted, auto_closed or graded attempt (EL052 otherwise): either p_score directly (within [0, the question''s points], else 23514 ck_attempt_responses_manual_score) or by rubric p_rubric_id (live, organization-wide or of the course) with p_rubric_scores = [{"criterion_id", "level_id"?, "points"?, "comment"?}], every criterion of the rubric exactly once, a level of that criterion or points (a level fixes the points), points within [0, max_points] (23514 ck_response_rubric_scores_points); EL058 for a rubric or scores that do not fit. The rubric score is round(question points * sum(points) / sum(max_points), 2). Exactly one of p_score and p_rubric_id (22023). The manual score overrides any automatic score; p_feedback replaces the feedback. Then the attempt is graded when no response is left unscored (score, passed, final grade, pass event) or regraded when it already was. P0002 for an unknown response.';
-REVOKE ALL ON FUNCTION assessment.grade_response_manually(uuid, numeric, text, uuid, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.grade_response_manually(uuid, numeric, text, uuid, jsonb) TO ${app_role};
+REVOKE ALL ON FUNCTION assessment.grade_response_manually(uuid, numeric, text, uuid, jsonb)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.grade_response_manually(uuid, numeric, text, uuid, jsonb)
+TO ${app_role};

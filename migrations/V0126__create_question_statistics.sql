@@ -127,7 +127,8 @@ $$;
 COMMENT ON FUNCTION assessment.refresh_question_statistics() IS
 'Refreshes assessment.question_statistics: CONCURRENTLY when populated (readers keep reading), a complete refresh the first time; records it in analytics.materialized_view_refreshes and returns it. SECURITY DEFINER, owned by the maintenance role; executable by the owner and the migrator only.';
 REVOKE ALL ON FUNCTION assessment.refresh_question_statistics() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.refresh_question_statistics() TO ${owner_role}, ${migrator_role};
+GRANT EXECUTE ON FUNCTION assessment.refresh_question_statistics()
+TO ${owner_role}, ${migrator_role};
 
 CREATE FUNCTION assessment.get_question_statistics(p_assessment_id uuid)
 RETURNS TABLE (

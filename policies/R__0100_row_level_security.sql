@@ -905,11 +905,15 @@ ALTER TABLE assessment.assessment_questions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE assessment.assessment_questions FORCE ROW LEVEL SECURITY;
 CREATE POLICY pol_assessment_questions_select_visible ON assessment.assessment_questions
 FOR SELECT TO ${app_role}
-USING (organization_id = (SELECT app.current_organization_id()) AND (course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[])
-OR (SELECT user_management.has_permission('assessment.grade')) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+USING (organization_id = (SELECT app.current_organization_id()) AND ((
+    course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[])
+    OR (SELECT user_management.has_permission('assessment.grade'))
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
 COMMENT ON POLICY pol_assessment_questions_select_visible ON assessment.assessment_questions IS
-'Members of the organization see rows where course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[])
-OR (SELECT user_management.has_permission(''assessment.grade'')); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+'Members of the organization see rows where (
+    course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[])
+    OR (SELECT user_management.has_permission(''assessment.grade''))
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
 
 CREATE POLICY pol_assessment_questions_select_readonly ON assessment.assessment_questions
 FOR SELECT TO ${readonly_role}
