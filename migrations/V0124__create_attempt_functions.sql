@@ -210,14 +210,19 @@ DECLARE
     v_result_id uuid;
 BEGIN
     -- Objective types through the questions part's grader; unanswered questions of any type score 0.
+    -- MATERIALIZED: grade_response() runs once per response of the attempt, whatever join the
+    -- planner picks for the UPDATE.
+    WITH g AS MATERIALIZED (
+        SELECT x.id,
+               CASE WHEN x.response IS NULL THEN 0
+                    ELSE assessment.grade_response(x.organization_id, x.question_version_id, x.response)
+               END AS s
+          FROM assessment.attempt_responses AS x
+         WHERE x.organization_id = v_org AND x.attempt_id = p_attempt_id AND x.auto_score IS NULL
+    )
     UPDATE assessment.attempt_responses AS r
        SET auto_score = g.s, score = coalesce(r.manual_score, g.s)
-      FROM (SELECT x.id,
-                   CASE WHEN x.response IS NULL THEN 0
-                        ELSE assessment.grade_response(x.organization_id, x.question_version_id, x.response)
-                   END AS s
-              FROM assessment.attempt_responses AS x
-             WHERE x.organization_id = v_org AND x.attempt_id = p_attempt_id AND x.auto_score IS NULL) AS g
+      FROM g
      WHERE r.organization_id = v_org AND r.id = g.id AND g.s IS NOT NULL;
 
     SELECT pg_catalog.count(*) FILTER (WHERE r.score IS NULL), pg_catalog.sum(r.score)
