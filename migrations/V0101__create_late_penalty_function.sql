@@ -65,8 +65,11 @@ END
 $$;
 COMMENT ON FUNCTION assessment.apply_late_penalty(numeric, bigint, numeric, interval, numeric, numeric) IS
 'Grade after the late penalty (pure, IMMUTABLE). intervals = ceil(late_seconds / interval), a started interval counting whole; penalty percent = least(percent_per_interval x intervals, max_percent (NULL = 100), 100); penalized = round(raw x (100 - penalty) / 100, 2); result = least(raw, greatest(penalized, least(raw, floor))) (floor NULL = 0). Hence: late_seconds 0 (or NULL) or percent 0 returns raw; the result is never above raw, never below least(raw, floor) and never increases with late_seconds. NULL raw gives NULL. 22023 for a negative argument, max_percent above 100 or a non-positive interval (when a penalty applies).';
-REVOKE ALL ON FUNCTION assessment.apply_late_penalty(numeric, bigint, numeric, interval, numeric, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION assessment.apply_late_penalty(
+    numeric, bigint, numeric, interval, numeric, numeric
+) FROM PUBLIC;
 -- Used in a CHECK of assignment_submissions (run with the writer's privileges)
 -- and handy for the app to preview a penalty.
-GRANT EXECUTE ON FUNCTION assessment.apply_late_penalty(numeric, bigint, numeric, interval, numeric, numeric)
-TO ${app_role}, ${readonly_role};
+GRANT EXECUTE ON FUNCTION assessment.apply_late_penalty(
+    numeric, bigint, numeric, interval, numeric, numeric
+) TO ${app_role}, ${readonly_role};

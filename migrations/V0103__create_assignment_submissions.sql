@@ -9,13 +9,10 @@
 -- Concern:       assessment.assignment_submissions.
 -- Transactional: yes (one transaction together with its history row).
 -- Runs as:       the owner role (SET LOCAL ROLE below).
--- Locking:       trg_assignment_submissions_prepare locks the learner's live
---                enrollment in the course FOR NO KEY UPDATE before it counts
---                the earlier attempts: concurrent submissions of one learner
---                run one after the other, so attempt numbers are 1..n without
---                gaps and the attempt limit holds (uq ... attempt_number is the
---                backstop). Grades are written only by grade_submission()
---                (V0104); the app has no UPDATE privilege.
+-- Locking:       the prepare trigger locks the learner's enrollment FOR NO KEY
+--                UPDATE before counting earlier attempts: attempt numbers stay
+--                1..n and the limit holds under concurrency. Grades are written
+--                only by grade_submission() (V0104).
 -- =============================================================================
 SET LOCAL ROLE ${owner_role};
 SET LOCAL search_path = pg_catalog, pg_temp;
@@ -131,7 +128,7 @@ COMMENT ON INDEX assessment.idx_assignment_submissions_organization_id_graded_by
 'Supports fk_assignment_submissions_graded_by_user_id.';
 
 COMMENT ON TABLE assessment.assignment_submissions IS
-'A learner''s submission of an assignment: text and/or a file and/or a content item of the organization (by reference), attempt 1..n per learner and assignment without gaps, submitted_at and late_seconds set by the database from the effective due date (extension included), the assignment''s late-penalty policy, maximum and rubric as of submission, and the grade before (grade_raw) and after the late penalty (grade = apply_late_penalty(grade_raw, ...), ck_assignment_submissions_grade_after_penalty). The learner inserts own rows; graders of the course (assessment.grade) read them and grade through grade_submission(); content and facts never change (EL002).';
+'A learner''s submission of an assignment: text, a file and/or a content item (by reference), attempt 1..n per learner and assignment without gaps, submitted_at and late_seconds set by the database from the effective due date (extension included), the assignment''s late-penalty policy, maximum and rubric as of submission, and the grade before (grade_raw) and after the late penalty (grade = apply_late_penalty(grade_raw, ...), ck_assignment_submissions_grade_after_penalty). The learner inserts own rows; graders of the course (assessment.grade) read them and grade through grade_submission(); content and facts never change (EL002).';
 COMMENT ON COLUMN assessment.assignment_submissions.organization_id IS 'Tenant.';
 COMMENT ON COLUMN assessment.assignment_submissions.id IS 'Submission id (UUIDv7).';
 COMMENT ON COLUMN assessment.assignment_submissions.assignment_id IS 'The assignment.';
@@ -154,11 +151,11 @@ COMMENT ON COLUMN assessment.assignment_submissions.late_penalty_floor IS 'The a
 COMMENT ON COLUMN assessment.assignment_submissions.grade_raw IS 'Grade before the late penalty (0..max_points); with a rubric, the sum of the rubric scores (trg_submission_rubric_scores_sum, EL065).';
 COMMENT ON COLUMN assessment.assignment_submissions.grade IS 'Grade after the late penalty: always apply_late_penalty(grade_raw, late_seconds, the policy columns) (ck_assignment_submissions_grade_after_penalty).';
 COMMENT ON COLUMN assessment.assignment_submissions.graded_by_rubric IS 'True = graded through rubric scores (submission_rubric_scores), whose sum is grade_raw.';
-COMMENT ON COLUMN assessment.assignment_submissions.graded_by_user_id IS 'The grader of the current grade.';
-COMMENT ON COLUMN assessment.assignment_submissions.graded_at IS 'When the current grade was given.';
+COMMENT ON COLUMN assessment.assignment_submissions.graded_by_user_id IS 'The grader.';
+COMMENT ON COLUMN assessment.assignment_submissions.graded_at IS 'When it was graded.';
 COMMENT ON COLUMN assessment.assignment_submissions.feedback IS 'PII: the grader''s feedback to the learner (1-50000 characters).';
-COMMENT ON COLUMN assessment.assignment_submissions.created_at IS 'Row creation time (immutable).';
-COMMENT ON COLUMN assessment.assignment_submissions.updated_at IS 'Last change (app.set_updated_at()).';
+COMMENT ON COLUMN assessment.assignment_submissions.created_at IS 'Created (immutable).';
+COMMENT ON COLUMN assessment.assignment_submissions.updated_at IS 'Last change.';
 
 -- ---------------------------------------------------------------------------
 -- prepare: course, attempt number, submitted_at, lateness, snapshots; window,
@@ -257,7 +254,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION assessment.prepare_submission() IS
-'BEFORE INSERT trigger of assignment_submissions (trg_assignment_submissions_prepare). For the acting learner''s own row: EL060 when the assignment is deleted, unpublished or not yet available, or when now is past the cutoff (greatest(effective due, extension allow_late_until, else assignment allow_late_until)); EL062 without a live (active or completed, unexpired) enrollment in the course, which it locks FOR NO KEY UPDATE to serialise the learner''s submissions; EL061 when the resubmission rule (one submission, or max_attempts) is exhausted. Sets course_id, attempt_number (1 + the earlier ones), status submitted, submitted_at = now(), effective_due_at, late_seconds = ceil(seconds after the effective due date), the policy snapshots and clears the grade columns, whatever the client sent. Rows of another user or organization are left to row-level security.';
+'BEFORE INSERT trigger of assignment_submissions (trg_assignment_submissions_prepare), for the acting learner''s own row: EL060 when the assignment is deleted, unpublished, not yet open or past its cutoff; EL062 without a live enrollment in the course (locked FOR NO KEY UPDATE: the learner''s submissions run one after the other); EL061 when the resubmission rule is exhausted. Sets course_id, attempt_number, status, submitted_at, effective_due_at, late_seconds and the policy snapshots; clears the grade columns. Other users'' or tenants'' rows are left to row-level security.';
 REVOKE ALL ON FUNCTION assessment.prepare_submission() FROM PUBLIC;
 
 CREATE TRIGGER trg_assignment_submissions_prepare

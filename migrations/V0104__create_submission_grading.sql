@@ -34,26 +34,34 @@ CREATE TABLE assessment.submission_rubric_scores (
     CONSTRAINT pk_submission_rubric_scores PRIMARY KEY (organization_id, id),
     CONSTRAINT fk_submission_rubric_scores_submission_id
     FOREIGN KEY (organization_id, submission_id, course_id, user_id, rubric_id)
-    REFERENCES assessment.assignment_submissions (organization_id, id, course_id, user_id, rubric_id)
+    REFERENCES assessment.assignment_submissions (
+        organization_id, id, course_id, user_id, rubric_id
+    )
     ON DELETE CASCADE,
     CONSTRAINT fk_submission_rubric_scores_criterion_id
     FOREIGN KEY (organization_id, criterion_id, rubric_id, criterion_max_points)
     REFERENCES assessment.rubric_criteria (organization_id, id, rubric_id, max_points)
     ON UPDATE CASCADE ON DELETE RESTRICT,
-    CONSTRAINT fk_submission_rubric_scores_level_id FOREIGN KEY (organization_id, level_id, criterion_id)
+    CONSTRAINT fk_submission_rubric_scores_level_id
+    FOREIGN KEY (organization_id, level_id, criterion_id)
     REFERENCES assessment.rubric_levels (organization_id, id, criterion_id) ON DELETE RESTRICT,
     CONSTRAINT uq_submission_rubric_scores_submission_id_criterion_id
     UNIQUE (organization_id, submission_id, criterion_id),
     CONSTRAINT ck_submission_rubric_scores_points
     CHECK (points >= 0 AND points <= criterion_max_points),
-    CONSTRAINT ck_submission_rubric_scores_comment_length CHECK (char_length(comment) BETWEEN 1 AND 5000)
+    CONSTRAINT ck_submission_rubric_scores_comment_length
+    CHECK (char_length(comment) BETWEEN 1 AND 5000)
 );
 CREATE INDEX idx_submission_rubric_scores_submission_id_course_id_user_id
-ON assessment.submission_rubric_scores (organization_id, submission_id, course_id, user_id, rubric_id);
+ON assessment.submission_rubric_scores (
+    organization_id, submission_id, course_id, user_id, rubric_id
+);
 COMMENT ON INDEX assessment.idx_submission_rubric_scores_submission_id_course_id_user_id IS
 'Supports fk_submission_rubric_scores_submission_id.';
 CREATE INDEX idx_submission_rubric_scores_criterion_id_rubric_id
-ON assessment.submission_rubric_scores (organization_id, criterion_id, rubric_id, criterion_max_points);
+ON assessment.submission_rubric_scores (
+    organization_id, criterion_id, rubric_id, criterion_max_points
+);
 COMMENT ON INDEX assessment.idx_submission_rubric_scores_criterion_id_rubric_id IS
 'Supports fk_submission_rubric_scores_criterion_id (its ON UPDATE CASCADE of max_points).';
 CREATE INDEX idx_submission_rubric_scores_level_id_criterion_id

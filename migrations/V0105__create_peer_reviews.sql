@@ -138,8 +138,12 @@ CREATE TABLE assessment.peer_reviews (
     updated_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pk_peer_reviews PRIMARY KEY (organization_id, id),
     CONSTRAINT fk_peer_reviews_peer_review_assignment_id
-    FOREIGN KEY (organization_id, peer_review_assignment_id, submission_id, reviewer_user_id, course_id)
-    REFERENCES assessment.peer_review_assignments (organization_id, id, submission_id, reviewer_user_id, course_id)
+    FOREIGN KEY (
+        organization_id, peer_review_assignment_id, submission_id, reviewer_user_id, course_id
+    )
+    REFERENCES assessment.peer_review_assignments (
+        organization_id, id, submission_id, reviewer_user_id, course_id
+    )
     ON DELETE CASCADE,
     CONSTRAINT fk_peer_reviews_rubric_id FOREIGN KEY (organization_id, submission_id, rubric_id)
     REFERENCES assessment.assignment_submissions (organization_id, id, rubric_id) ON DELETE CASCADE,
@@ -154,7 +158,9 @@ CREATE TABLE assessment.peer_reviews (
     CHECK (total_points IS NULL OR total_points >= 0 AND rubric_id IS NOT NULL)
 );
 CREATE INDEX idx_peer_reviews_peer_review_assignment_id_submission_id
-ON assessment.peer_reviews (organization_id, peer_review_assignment_id, submission_id, reviewer_user_id, course_id);
+ON assessment.peer_reviews (
+    organization_id, peer_review_assignment_id, submission_id, reviewer_user_id, course_id
+);
 COMMENT ON INDEX assessment.idx_peer_reviews_peer_review_assignment_id_submission_id IS
 'Supports fk_peer_reviews_peer_review_assignment_id.';
 CREATE INDEX idx_peer_reviews_organization_id_submission_id_rubric_id
@@ -211,7 +217,9 @@ CREATE TABLE assessment.peer_review_scores (
     CONSTRAINT ck_peer_review_scores_comment_length CHECK (char_length(comment) BETWEEN 1 AND 5000)
 );
 CREATE INDEX idx_peer_review_scores_peer_review_id_reviewer_user_id
-ON assessment.peer_review_scores (organization_id, peer_review_id, reviewer_user_id, course_id, rubric_id);
+ON assessment.peer_review_scores (
+    organization_id, peer_review_id, reviewer_user_id, course_id, rubric_id
+);
 COMMENT ON INDEX assessment.idx_peer_review_scores_peer_review_id_reviewer_user_id IS
 'Supports fk_peer_review_scores_peer_review_id.';
 CREATE INDEX idx_peer_review_scores_criterion_id_rubric_id

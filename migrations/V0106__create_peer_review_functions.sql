@@ -66,7 +66,8 @@ $$;
 COMMENT ON FUNCTION assessment.assign_peer_review(uuid, uuid, timestamptz, boolean) IS
 'Asks p_reviewer_user_id to review submission p_submission_id (graders of its course: assessment.grade, else 42501; P0002 for an unknown submission; 22023 for NULLs). Anonymity defaults to the assignment''s peer_review_anonymous. EL063 when the reviewer is the author, EL062 when not enrolled in the course (trg_peer_review_assignments_check). Idempotent per (submission, reviewer): a repeat returns the existing row unchanged.';
 REVOKE ALL ON FUNCTION assessment.assign_peer_review(uuid, uuid, timestamptz, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.assign_peer_review(uuid, uuid, timestamptz, boolean) TO ${app_role};
+GRANT EXECUTE ON FUNCTION assessment.assign_peer_review(uuid, uuid, timestamptz, boolean)
+TO ${app_role};
 
 -- ---------------------------------------------------------------------------
 -- submit_peer_review(peer review assignment, comments, scores)

@@ -457,3 +457,29 @@ def test_concurrent_submissions_keep_attempts_gapless_and_limited(pg: PgServer, 
         assert sorted(o.rows[0][1] for o in outs if o.ok) == [1, 2, 3]
         assert c.execute("select array_agg(attempt_number order by attempt_number) from"
                          " assessment.assignment_submissions where assignment_id = %s", (a,)).fetchone() == ([1, 2, 3],)
+
+
+def test_demo_seed_has_assignments_in_every_state(pg: PgServer, db: str) -> None:
+    from elearn_db import seed
+
+    from .conftest import ROOT
+    with pg.connect(db, autocommit=True) as c:
+        gained = seed.load(c, ROOT, "demo", roles=pg.roles)
+        assert gained.get("assessment.assignments", 0) >= 8  # one per published demo course
+        states = c.execute("""
+            select o.slug,
+                   count(*) filter (where s.status = 'graded' and s.late_seconds = 0),
+                   count(*) filter (where s.status = 'graded' and s.late_seconds > 0 and s.grade < s.grade_raw),
+                   count(*) filter (where s.attempt_number = 2),
+                   count(*) filter (where exists (select 1 from assessment.peer_reviews r where r.submission_id = s.id))
+              from assessment.assignment_submissions s
+              join user_management.organizations o on o.id = s.organization_id
+             group by o.slug order by o.slug""").fetchall()
+        assert len(states) == 3
+        assert all(all(n >= 1 for n in row[1:]) for row in states), states
+        courses = c.execute("select count(*) from course_management.courses c where c.status = 'published'"
+                            " and not exists (select 1 from assessment.assignments a where a.course_id = c.id)").fetchone()
+        assert courses == (0,)
+        assert c.execute("select count(*) from course_management.learning_events where event_type = 'assessment_passed'"
+                         " and source_type = 'assignment_submission'").fetchone()[0] >= 3  # type: ignore[index]
+        assert sum(seed.load(c, ROOT, "demo", roles=pg.roles).values()) == 0  # idempotent
