@@ -64,6 +64,8 @@ BEGIN
                ('gamification', 'user_points'),
                ('gamification', 'rewards'),
                ('gamification', 'reward_redemptions'),
+               ('gamification', 'point_boosts'),
+               ('gamification', 'point_expiry_policies'),
                ('user_management', 'permissions'),
                ('user_management', 'system_role_permissions'),
                ('user_management', 'subscription_plans'),
@@ -2771,6 +2773,114 @@ CREATE POLICY pol_reward_redemptions_delete_definer ON gamification.reward_redem
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_reward_redemptions_delete_definer ON gamification.reward_redemptions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.point_boosts: tenant, profile managed
+ALTER TABLE gamification.point_boosts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.point_boosts FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_point_boosts_select_tenant ON gamification.point_boosts
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_boosts_select_tenant ON gamification.point_boosts IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_point_boosts_insert_managed ON gamification.point_boosts
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_boosts_insert_managed ON gamification.point_boosts IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_point_boosts_update_managed ON gamification.point_boosts
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_point_boosts_update_managed ON gamification.point_boosts IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_point_boosts_delete_managed ON gamification.point_boosts
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_boosts_delete_managed ON gamification.point_boosts IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_point_boosts_select_definer ON gamification.point_boosts
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_boosts_select_definer ON gamification.point_boosts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_boosts_insert_definer ON gamification.point_boosts
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_boosts_insert_definer ON gamification.point_boosts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_boosts_update_definer ON gamification.point_boosts
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_boosts_update_definer ON gamification.point_boosts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_boosts_delete_definer ON gamification.point_boosts
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_boosts_delete_definer ON gamification.point_boosts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.point_expiry_policies: tenant, profile managed
+ALTER TABLE gamification.point_expiry_policies ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.point_expiry_policies FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_point_expiry_policies_select_tenant ON gamification.point_expiry_policies
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_expiry_policies_select_tenant ON gamification.point_expiry_policies IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_point_expiry_policies_insert_managed ON gamification.point_expiry_policies
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_expiry_policies_insert_managed ON gamification.point_expiry_policies IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_point_expiry_policies_update_managed ON gamification.point_expiry_policies
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_point_expiry_policies_update_managed ON gamification.point_expiry_policies IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_point_expiry_policies_delete_managed ON gamification.point_expiry_policies
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_point_expiry_policies_delete_managed ON gamification.point_expiry_policies IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_point_expiry_policies_select_definer ON gamification.point_expiry_policies
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_expiry_policies_select_definer ON gamification.point_expiry_policies IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_expiry_policies_insert_definer ON gamification.point_expiry_policies
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_expiry_policies_insert_definer ON gamification.point_expiry_policies IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_expiry_policies_update_definer ON gamification.point_expiry_policies
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_expiry_policies_update_definer ON gamification.point_expiry_policies IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_point_expiry_policies_delete_definer ON gamification.point_expiry_policies
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_point_expiry_policies_delete_definer ON gamification.point_expiry_policies IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

@@ -263,6 +263,16 @@ REVOKE ALL ON TABLE gamification.reward_redemptions FROM PUBLIC, ${app_role}, ${
 GRANT SELECT ON TABLE gamification.reward_redemptions TO ${app_role};
 GRANT SELECT ON TABLE gamification.reward_redemptions TO ${readonly_role};
 
+-- gamification.point_boosts
+REVOKE ALL ON TABLE gamification.point_boosts FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, name, event_type, course_id, multiplier, starts_at, ends_at, active), UPDATE (name, multiplier, starts_at, ends_at, active), DELETE ON TABLE gamification.point_boosts TO ${app_role};
+GRANT SELECT ON TABLE gamification.point_boosts TO ${readonly_role};
+
+-- gamification.point_expiry_policies
+REVOKE ALL ON TABLE gamification.point_expiry_policies FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, expire_after, active), UPDATE (expire_after, active), DELETE ON TABLE gamification.point_expiry_policies TO ${app_role};
+GRANT SELECT ON TABLE gamification.point_expiry_policies TO ${readonly_role};
+
 -- user_management.permissions
 REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${app_role};

@@ -503,6 +503,30 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_reward_redemptions_audit ON gamification.reward_redemptions IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- gamification.point_boosts
+CREATE OR REPLACE TRIGGER trg_point_boosts_set_updated_at
+BEFORE UPDATE ON gamification.point_boosts
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_point_boosts_set_updated_at ON gamification.point_boosts IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_point_boosts_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.point_boosts
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_point_boosts_audit ON gamification.point_boosts IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.point_expiry_policies
+CREATE OR REPLACE TRIGGER trg_point_expiry_policies_set_updated_at
+BEFORE UPDATE ON gamification.point_expiry_policies
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_point_expiry_policies_set_updated_at ON gamification.point_expiry_policies IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_point_expiry_policies_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.point_expiry_policies
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_point_expiry_policies_audit ON gamification.point_expiry_policies IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- user_management.permissions
 DROP TRIGGER IF EXISTS trg_permissions_set_updated_at ON user_management.permissions;
 DROP TRIGGER IF EXISTS trg_permissions_audit ON user_management.permissions;
