@@ -31,6 +31,13 @@ BEGIN
                ('assessment', 'peer_review_assignments'),
                ('assessment', 'peer_reviews'),
                ('assessment', 'peer_review_scores'),
+               ('assessment', 'assessments'),
+               ('assessment', 'assessment_overrides'),
+               ('assessment', 'assessment_questions'),
+               ('assessment', 'assessment_results'),
+               ('assessment', 'assessment_attempts'),
+               ('assessment', 'attempt_responses'),
+               ('assessment', 'response_rubric_scores'),
                ('assessment', 'question_banks'),
                ('assessment', 'questions'),
                ('assessment', 'question_versions'),
@@ -773,6 +780,460 @@ CREATE POLICY pol_peer_review_scores_delete_definer ON assessment.peer_review_sc
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_peer_review_scores_delete_definer ON assessment.peer_review_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assessments: tenant, profile course_catalog
+ALTER TABLE assessment.assessments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessments FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessments_select_visible ON assessment.assessments
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (deleted_at IS NULL AND status IN ('published', 'archived') AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = assessments.organization_id AND c.id = assessments.course_id
+)
+OR (SELECT user_management.has_permission('assessment.grade'))
+OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessments_select_visible ON assessment.assessments IS
+'Members of the organization see rows where deleted_at IS NULL AND status IN (''published'', ''archived'') AND EXISTS (
+    SELECT 1 FROM course_management.courses AS c
+    WHERE c.organization_id = assessments.organization_id AND c.id = assessments.course_id
+)
+OR (SELECT user_management.has_permission(''assessment.grade''))
+OR course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[]); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_assessments_select_readonly ON assessment.assessments
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_select_readonly ON assessment.assessments IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessments_insert_staff ON assessment.assessments
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessments_insert_staff ON assessment.assessments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessments_update_staff ON assessment.assessments
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessments_update_staff ON assessment.assessments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessments_delete_staff ON assessment.assessments
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessments_delete_staff ON assessment.assessments IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessments_select_maintenance ON assessment.assessments
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_assessments_select_maintenance ON assessment.assessments IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_assessments_select_definer ON assessment.assessments
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_select_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessments_insert_definer ON assessment.assessments
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_insert_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessments_update_definer ON assessment.assessments
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_update_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessments_delete_definer ON assessment.assessments
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessments_delete_definer ON assessment.assessments IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assessment_overrides: tenant, profile course_own_rows
+ALTER TABLE assessment.assessment_overrides ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessment_overrides FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessment_overrides_select_own_or_staff ON assessment.assessment_overrides
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_select_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.manage), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_assessment_overrides_select_readonly ON assessment.assessment_overrides
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_select_readonly ON assessment.assessment_overrides IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessment_overrides_insert_own_or_staff ON assessment.assessment_overrides
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_insert_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_overrides_update_own_or_staff ON assessment.assessment_overrides
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_update_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_overrides_delete_own_or_staff ON assessment.assessment_overrides
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_overrides_delete_own_or_staff ON assessment.assessment_overrides IS
+'The learner''s own rows, or staff of the course; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_overrides_select_definer ON assessment.assessment_overrides
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_select_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_overrides_insert_definer ON assessment.assessment_overrides
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_insert_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_overrides_update_definer ON assessment.assessment_overrides
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_update_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_overrides_delete_definer ON assessment.assessment_overrides
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_overrides_delete_definer ON assessment.assessment_overrides IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assessment_questions: tenant, profile course_catalog
+ALTER TABLE assessment.assessment_questions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessment_questions FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessment_questions_select_visible ON assessment.assessment_questions
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((
+    course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[])
+    OR (SELECT user_management.has_permission('assessment.grade'))
+) OR ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_questions_select_visible ON assessment.assessment_questions IS
+'Members of the organization see rows where (
+    course_id = any((SELECT user_management.permitted_course_ids(''assessment.grade''))::uuid[])
+    OR (SELECT user_management.has_permission(''assessment.grade''))
+); staff (assessment.manage, organization-wide or for the course in course_id) see all of their courses.';
+
+CREATE POLICY pol_assessment_questions_select_readonly ON assessment.assessment_questions
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_questions_select_readonly ON assessment.assessment_questions IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessment_questions_insert_staff ON assessment.assessment_questions
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessment_questions_insert_staff ON assessment.assessment_questions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessment_questions_update_staff ON assessment.assessment_questions
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessment_questions_update_staff ON assessment.assessment_questions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessment_questions_delete_staff ON assessment.assessment_questions
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('assessment.manage')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.manage'))::uuid[])));
+COMMENT ON POLICY pol_assessment_questions_delete_staff ON assessment.assessment_questions IS
+'Staff of the course (assessment.manage, organization-wide or course-scoped) write it; column privileges limit what.';
+
+CREATE POLICY pol_assessment_questions_select_definer ON assessment.assessment_questions
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_questions_select_definer ON assessment.assessment_questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_questions_insert_definer ON assessment.assessment_questions
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_questions_insert_definer ON assessment.assessment_questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_questions_update_definer ON assessment.assessment_questions
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_questions_update_definer ON assessment.assessment_questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_questions_delete_definer ON assessment.assessment_questions
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_questions_delete_definer ON assessment.assessment_questions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assessment_results: tenant, profile course_own_rows
+ALTER TABLE assessment.assessment_results ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessment_results FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessment_results_select_own_or_staff ON assessment.assessment_results
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_results_select_own_or_staff ON assessment.assessment_results IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_assessment_results_select_readonly ON assessment.assessment_results
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_results_select_readonly ON assessment.assessment_results IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessment_results_insert_own ON assessment.assessment_results
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assessment_results_insert_own ON assessment.assessment_results IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_results_update_own ON assessment.assessment_results
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assessment_results_update_own ON assessment.assessment_results IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_results_delete_own ON assessment.assessment_results
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assessment_results_delete_own ON assessment.assessment_results IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_results_select_definer ON assessment.assessment_results
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_results_select_definer ON assessment.assessment_results IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_results_insert_definer ON assessment.assessment_results
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_results_insert_definer ON assessment.assessment_results IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_results_update_definer ON assessment.assessment_results
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_results_update_definer ON assessment.assessment_results IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_results_delete_definer ON assessment.assessment_results
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_results_delete_definer ON assessment.assessment_results IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.assessment_attempts: tenant, profile course_own_rows
+ALTER TABLE assessment.assessment_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.assessment_attempts FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_assessment_attempts_select_own_or_staff ON assessment.assessment_attempts
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_assessment_attempts_select_own_or_staff ON assessment.assessment_attempts IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_assessment_attempts_select_readonly ON assessment.assessment_attempts
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_attempts_select_readonly ON assessment.assessment_attempts IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_assessment_attempts_insert_own ON assessment.assessment_attempts
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assessment_attempts_insert_own ON assessment.assessment_attempts IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_attempts_update_own ON assessment.assessment_attempts
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assessment_attempts_update_own ON assessment.assessment_attempts IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_attempts_delete_own ON assessment.assessment_attempts
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_assessment_attempts_delete_own ON assessment.assessment_attempts IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_assessment_attempts_select_maintenance ON assessment.assessment_attempts
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_assessment_attempts_select_maintenance ON assessment.assessment_attempts IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_assessment_attempts_select_definer ON assessment.assessment_attempts
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_attempts_select_definer ON assessment.assessment_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_attempts_insert_definer ON assessment.assessment_attempts
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_attempts_insert_definer ON assessment.assessment_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_attempts_update_definer ON assessment.assessment_attempts
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_attempts_update_definer ON assessment.assessment_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_assessment_attempts_delete_definer ON assessment.assessment_attempts
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_assessment_attempts_delete_definer ON assessment.assessment_attempts IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.attempt_responses: tenant, profile course_own_rows
+ALTER TABLE assessment.attempt_responses ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.attempt_responses FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_attempt_responses_select_own_or_staff ON assessment.attempt_responses
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_attempt_responses_select_own_or_staff ON assessment.attempt_responses IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_attempt_responses_select_readonly ON assessment.attempt_responses
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_attempt_responses_select_readonly ON assessment.attempt_responses IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_attempt_responses_insert_own ON assessment.attempt_responses
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_attempt_responses_insert_own ON assessment.attempt_responses IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_attempt_responses_update_own ON assessment.attempt_responses
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_attempt_responses_update_own ON assessment.attempt_responses IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_attempt_responses_delete_own ON assessment.attempt_responses
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_attempt_responses_delete_own ON assessment.attempt_responses IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_attempt_responses_select_maintenance ON assessment.attempt_responses
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_attempt_responses_select_maintenance ON assessment.attempt_responses IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_attempt_responses_select_definer ON assessment.attempt_responses
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_attempt_responses_select_definer ON assessment.attempt_responses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_attempt_responses_insert_definer ON assessment.attempt_responses
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_attempt_responses_insert_definer ON assessment.attempt_responses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_attempt_responses_update_definer ON assessment.attempt_responses
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_attempt_responses_update_definer ON assessment.attempt_responses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_attempt_responses_delete_definer ON assessment.attempt_responses
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_attempt_responses_delete_definer ON assessment.attempt_responses IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- assessment.response_rubric_scores: tenant, profile course_own_rows
+ALTER TABLE assessment.response_rubric_scores ENABLE ROW LEVEL SECURITY;
+ALTER TABLE assessment.response_rubric_scores FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_response_rubric_scores_select_own_or_staff ON assessment.response_rubric_scores
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR ((SELECT user_management.has_permission('assessment.grade')) OR course_id = any((SELECT user_management.permitted_course_ids('assessment.grade'))::uuid[]))));
+COMMENT ON POLICY pol_response_rubric_scores_select_own_or_staff ON assessment.response_rubric_scores IS
+'The learner''s own rows (user_id) and, for staff of the course (assessment.grade), every row of their courses; never other learners'' rows.';
+
+CREATE POLICY pol_response_rubric_scores_select_readonly ON assessment.response_rubric_scores
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_select_readonly ON assessment.response_rubric_scores IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_response_rubric_scores_insert_own ON assessment.response_rubric_scores
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_response_rubric_scores_insert_own ON assessment.response_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_response_rubric_scores_update_own ON assessment.response_rubric_scores
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_response_rubric_scores_update_own ON assessment.response_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_response_rubric_scores_delete_own ON assessment.response_rubric_scores
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_response_rubric_scores_delete_own ON assessment.response_rubric_scores IS
+'The learner''s own rows only; column privileges and functions limit what.';
+
+CREATE POLICY pol_response_rubric_scores_select_definer ON assessment.response_rubric_scores
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_select_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_response_rubric_scores_insert_definer ON assessment.response_rubric_scores
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_insert_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_response_rubric_scores_update_definer ON assessment.response_rubric_scores
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_update_definer ON assessment.response_rubric_scores IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_response_rubric_scores_delete_definer ON assessment.response_rubric_scores
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_response_rubric_scores_delete_definer ON assessment.response_rubric_scores IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

@@ -67,6 +67,44 @@ REVOKE ALL ON TABLE assessment.peer_review_scores FROM PUBLIC, ${app_role}, ${re
 GRANT SELECT ON TABLE assessment.peer_review_scores TO ${app_role};
 GRANT SELECT ON TABLE assessment.peer_review_scores TO ${readonly_role};
 
+-- assessment.assessments
+REVOKE ALL ON TABLE assessment.assessments FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessments TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, course_id, lesson_id, title, description, kind, status, time_limit_seconds, grace_seconds, max_attempts, available_from, available_until, shuffle_questions, shuffle_options, grading_method, passing_score_percent, feedback_timing, security_settings), UPDATE (lesson_id, title, description, kind, status, time_limit_seconds, grace_seconds, max_attempts, available_from, available_until, shuffle_questions, shuffle_options, grading_method, passing_score_percent, feedback_timing, security_settings, deleted_at) ON TABLE assessment.assessments TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessments TO ${readonly_role};
+
+-- assessment.assessment_overrides
+REVOKE ALL ON TABLE assessment.assessment_overrides FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, assessment_id, course_id, user_id, extra_attempts, extra_time_seconds, available_until, reason), UPDATE (extra_attempts, extra_time_seconds, available_until, reason), DELETE ON TABLE assessment.assessment_overrides TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_overrides TO ${readonly_role};
+
+-- assessment.assessment_questions
+REVOKE ALL ON TABLE assessment.assessment_questions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, assessment_id, course_id, position, question_id, bank_id, draw_count, difficulty), UPDATE (position, question_id, bank_id, draw_count, difficulty), DELETE ON TABLE assessment.assessment_questions TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_questions TO ${readonly_role};
+
+-- assessment.assessment_results
+REVOKE ALL ON TABLE assessment.assessment_results FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessment_results TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_results TO ${readonly_role};
+
+-- assessment.assessment_attempts
+REVOKE ALL ON TABLE assessment.assessment_attempts FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessment_attempts TO ${maintenance_role};
+GRANT SELECT ON TABLE assessment.assessment_attempts TO ${app_role};
+GRANT SELECT ON TABLE assessment.assessment_attempts TO ${readonly_role};
+
+-- assessment.attempt_responses
+REVOKE ALL ON TABLE assessment.attempt_responses FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.attempt_responses TO ${maintenance_role};
+GRANT SELECT (organization_id, id, attempt_id, course_id, user_id, position, question_id, question_version_id, question_type, points, option_order, response, answered_at, time_spent_seconds, created_at, updated_at) ON TABLE assessment.attempt_responses TO ${app_role};
+GRANT SELECT ON TABLE assessment.attempt_responses TO ${readonly_role};
+
+-- assessment.response_rubric_scores
+REVOKE ALL ON TABLE assessment.response_rubric_scores FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE assessment.response_rubric_scores TO ${app_role};
+GRANT SELECT ON TABLE assessment.response_rubric_scores TO ${readonly_role};
+
 -- assessment.question_banks
 REVOKE ALL ON TABLE assessment.question_banks FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT, INSERT (organization_id, id, course_id, name, description, visibility), UPDATE (name, description, visibility, deleted_at), DELETE ON TABLE assessment.question_banks TO ${app_role};

@@ -135,6 +135,90 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_peer_review_scores_audit ON assessment.peer_review_scores IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- assessment.assessments
+CREATE OR REPLACE TRIGGER trg_assessments_set_updated_at
+BEFORE UPDATE ON assessment.assessments
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessments_set_updated_at ON assessment.assessments IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessments_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessments
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessments_audit ON assessment.assessments IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assessment_overrides
+CREATE OR REPLACE TRIGGER trg_assessment_overrides_set_updated_at
+BEFORE UPDATE ON assessment.assessment_overrides
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessment_overrides_set_updated_at ON assessment.assessment_overrides IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessment_overrides_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessment_overrides
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessment_overrides_audit ON assessment.assessment_overrides IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assessment_questions
+CREATE OR REPLACE TRIGGER trg_assessment_questions_set_updated_at
+BEFORE UPDATE ON assessment.assessment_questions
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessment_questions_set_updated_at ON assessment.assessment_questions IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessment_questions_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessment_questions
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessment_questions_audit ON assessment.assessment_questions IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assessment_results
+CREATE OR REPLACE TRIGGER trg_assessment_results_set_updated_at
+BEFORE UPDATE ON assessment.assessment_results
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessment_results_set_updated_at ON assessment.assessment_results IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessment_results_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessment_results
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessment_results_audit ON assessment.assessment_results IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.assessment_attempts
+CREATE OR REPLACE TRIGGER trg_assessment_attempts_set_updated_at
+BEFORE UPDATE ON assessment.assessment_attempts
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_assessment_attempts_set_updated_at ON assessment.assessment_attempts IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_assessment_attempts_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.assessment_attempts
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_assessment_attempts_audit ON assessment.assessment_attempts IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.attempt_responses
+CREATE OR REPLACE TRIGGER trg_attempt_responses_set_updated_at
+BEFORE UPDATE ON assessment.attempt_responses
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_attempt_responses_set_updated_at ON assessment.attempt_responses IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_attempt_responses_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.attempt_responses
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_attempt_responses_audit ON assessment.attempt_responses IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- assessment.response_rubric_scores
+CREATE OR REPLACE TRIGGER trg_response_rubric_scores_set_updated_at
+BEFORE UPDATE ON assessment.response_rubric_scores
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_response_rubric_scores_set_updated_at ON assessment.response_rubric_scores IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_response_rubric_scores_audit
+AFTER INSERT OR UPDATE OR DELETE ON assessment.response_rubric_scores
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_response_rubric_scores_audit ON assessment.response_rubric_scores IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
 -- assessment.question_banks
 CREATE OR REPLACE TRIGGER trg_question_banks_set_updated_at
 BEFORE UPDATE ON assessment.question_banks
