@@ -23,11 +23,12 @@ CREATE TABLE gamification.point_expiry_policies (
     id uuid NOT NULL DEFAULT app.uuid_generate_v7(),
     point_system_id uuid NOT NULL,
     expire_after interval NOT NULL,
-    active boolean NOT NULL DEFAULT true,
+    active boolean NOT NULL DEFAULT TRUE,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pk_point_expiry_policies PRIMARY KEY (organization_id, id),
-    CONSTRAINT fk_point_expiry_policies_point_system_id FOREIGN KEY (organization_id, point_system_id)
+    CONSTRAINT fk_point_expiry_policies_point_system_id
+    FOREIGN KEY (organization_id, point_system_id)
     REFERENCES gamification.point_systems (organization_id, id) ON DELETE CASCADE,
     CONSTRAINT uq_point_expiry_policies_organization_id_point_system_id
     UNIQUE (organization_id, point_system_id),
@@ -77,7 +78,9 @@ CREATE FUNCTION gamification.expire_points(
     p_limit integer DEFAULT 1000,
     p_after_user_id uuid DEFAULT NULL
 )
-RETURNS TABLE (users_checked integer, users_expired integer, points_expired bigint, next_user_id uuid)
+RETURNS TABLE (
+    users_checked integer, users_expired integer, points_expired bigint, next_user_id uuid
+)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = gamification, pg_temp
@@ -151,7 +154,8 @@ $$;
 COMMENT ON FUNCTION gamification.expire_points(uuid, timestamptz, integer, uuid) IS
 'Expires unspent points of the acting organization in point system p_point_system_id (NULL = the default system) earned before p_cutoff (NULL = the start, UTC, of the day now() - the system''s active point_expiry_policies.expire_after; no active policy = nothing), first in first out (expirable_points()), never below 0 available. One ledger row of kind expire per user, system and cutoff (idempotency key expire:<system>:<user>:<cutoff UTC>): a second run with the same cutoff changes nothing; a later cutoff expires only what became expirable since. Works through up to p_limit users with available > 0 (live users, user_id order after p_after_user_id, the fixed lock order) and returns users_checked, users_expired, points_expired and next_user_id (the last user when the batch was full: call again with it, else NULL). Needs gamification.manage (42501): staff or a worker''s service account; 22023 for a future cutoff or a p_limit outside 1..10000.';
 REVOKE ALL ON FUNCTION gamification.expire_points(uuid, timestamptz, integer, uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION gamification.expire_points(uuid, timestamptz, integer, uuid) TO ${app_role};
+GRANT EXECUTE ON FUNCTION gamification.expire_points(uuid, timestamptz, integer, uuid)
+TO ${app_role};
 
 ALTER TABLE gamification.point_expiry_policies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gamification.point_expiry_policies FORCE ROW LEVEL SECURITY;

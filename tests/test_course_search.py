@@ -379,8 +379,11 @@ def test_enrollment_and_lesson_listings_use_index_conditions_under_rls(tx: psyco
     learner = cat.a.users["learner"]
     # Realistic selectivity: the learner holds a few hundred enrollments (rolled back with the rest).
     bulk_courses(tx, cat.a)
-    tx.execute("insert into course_management.enrollments (organization_id, user_id, course_id)"
-               " select organization_id, %s, id from course_management.courses"
+    # Enrollment times spread over the past (all equal to now() they would make the keyset condition
+    # look empty to the planner, which then rightly prefers a bitmap scan plus sort of ~1 row).
+    tx.execute("insert into course_management.enrollments (organization_id, user_id, course_id, enrolled_at)"
+               " select organization_id, %s, id, now() - make_interval(hours => row_number() over (order by id)::int)"
+               " from course_management.courses"
                " where organization_id = %s and slug like 'bulk-%%' and status = 'published'",
                (learner, cat.a.id))
     tx.execute("analyze course_management.enrollments")
