@@ -1,5 +1,5 @@
 """Render the templated SQL (``sql/templates``) from the table manifest (``sql/manifest.yaml`` and
-``sql/manifest.d/*.yaml``, one file per schema).
+``sql/manifest.d/*.yaml``, one file per schema or area).
 
 The outputs are committed repeatable migrations (``policies/R__*.sql``, ``views/R__*.sql``); ``check``
 reports every output whose committed text differs from a fresh render, so CI catches a template
@@ -57,7 +57,7 @@ def load_manifest(root: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or "outputs" not in data:
         raise ConfigError(f"{path}: expected a mapping with 'outputs' and 'tables'")
     tables = data.setdefault("tables", []) or []
-    # One file per schema under sql/manifest.d/, in name order, each a list of table entries.
+    # One file per schema (or area of one) under sql/manifest.d/, in name order, each a list of table entries.
     for part in sorted((root / "sql" / "manifest.d").glob("*.yaml")):
         try:
             extra = yaml.safe_load(part.read_text(encoding="utf-8")) or []
