@@ -16,7 +16,8 @@
 --                committed rows (READ COMMITTED, new statement), finds its
 --                redemption: the same arguments replay it, other arguments get
 --                22023 (DETAIL: which arguments differ; HINT: use a new key);
---                if the first rolled back, it redeems. Hash collisions between keys only serialise two calls.
+--                if the first rolled back, it redeems. Hash collisions between
+--                keys only serialise two calls.
 -- =============================================================================
 SET LOCAL ROLE ${owner_role};
 SET LOCAL search_path = pg_catalog, pg_temp;
@@ -57,7 +58,8 @@ BEGIN
     -- Lock 0: the idempotency key (see the file header). Whoever holds it has either written the
     -- redemption with this key or given up before this transaction reads the key below.
     PERFORM pg_catalog.pg_advisory_xact_lock(
-        pg_catalog.hashtextextended('gamification.redemption_key:' || v_org::text || ':' || p_idempotency_key, 0));
+        pg_catalog.hashtextextended(
+            'gamification.redemption_key:' || v_org::text || ':' || p_idempotency_key, 0));
     -- Lock 1: the reward.
     SELECT r.* INTO v_reward FROM gamification.rewards AS r
      WHERE r.organization_id = v_org AND r.id = p_reward_id
