@@ -126,3 +126,106 @@ def test_key_reused_later_for_another_redemption_says_what_differs(s: Shop) -> N
     assert exc.value.sqlstate == "22023"
     assert exc.value.diag.message_detail == "The key's redemption differs in: reward, quantity."
     assert exc.value.diag.message_hint and "new idempotency key" in exc.value.diag.message_hint
+
+
+# -- mixed load ------------------------------------------------------------------------------------
+
+WORKERS, SECONDS, OPS_PER_WORKER = 12, 4.0, 60
+TRANSIENT = {"40001", "55P03"}  # serialization failure, lock not available: retried by apps, none expected
+EXPECTED = {"EL020", "EL021", "EL022"}  # points short, out of stock, per-user limit: business refusals
+
+
+def _mixed_worker(s: Shop, n: int, users: list[uuid.UUID], rewards: list[uuid.UUID], seed: int,
+                  states: Counter[str], redemptions: list[tuple[uuid.UUID, uuid.UUID]], lock: threading.Lock,
+                  barrier: threading.Barrier) -> None:
+    rnd = random.Random(seed)
+    own: list[tuple[str, tuple[Any, ...], uuid.UUID | None]] = []
+    with s.pg.connect(s.dbname, autocommit=False) as k:
+        barrier.wait(timeout=30)
+        deadline = time.monotonic() + SECONDS
+        for i in range(OPS_PER_WORKER):
+            if time.monotonic() > deadline:
+                break
+            user = rnd.choice(users)
+            op = rnd.choices(["award", "spend", "redeem", "cancel", "replay"], [4, 2, 4, 2, 1])[0]
+            key = f"w{n}-{i}"
+            who: uuid.UUID | None = None
+            if op == "award":
+                query, params = AWARD, (user, rnd.choice(["lesson_completed", "course_completed"]), None, None, key)
+            elif op == "spend":
+                query, params, who = SPEND, (user, rnd.randint(1, 15), key, "load"), user
+            elif op == "redeem":
+                query, params, who = REDEEM, (user, rnd.choice(rewards), rnd.randint(1, 2), key), user
+            elif op == "cancel" and redemptions:
+                with lock:
+                    rid, owner = rnd.choice(redemptions)
+                query, params, who = CANCEL, (rid, f"load {n}"), rnd.choice([owner, None])
+            elif op == "replay" and own:
+                query, params, who = rnd.choice(own)
+            else:  # nothing to cancel or replay yet
+                query, params = AWARD, (user, "lesson_completed", None, None, key)
+            set_context(k, s.t.id, who or s.t.owner)
+            set_role(k, s.app)
+            out = _call(k, query, params)
+            (k.commit if out.ok else k.rollback)()
+            with lock:
+                states[out.sqlstate or "ok"] += 1
+                if out.ok and query == REDEEM and out.rows:
+                    redemptions.append((out.rows[0][0], out.rows[0][1]))
+            if out.ok and op in ("award", "spend", "redeem"):
+                own.append((query, params, who))
+
+
+def test_mixed_load_keeps_every_invariant(s: Shop) -> None:
+    """12 connections, ~4 s, one function call per transaction: award / spend / redeem / cancel (by the
+    learner or staff) / replay for 6 overlapping learners and 3 rewards (one with a per-user limit).
+    Only business refusals surface (EL020/EL021/EL022; 42501 when a learner cancels a fulfilled one is
+    impossible here, nothing is fulfilled); never 40P01 (deadlock) or 23505; afterwards every balance
+    equals its ledger, stock = initial - live units >= 0, one refund per cancelled redemption."""
+    users = [s.funded(40, f"l{i}") for i in range(6)]
+    stocks = [8, 5, 30]
+    rewards = [s.reward(cost=3, stock=stocks[0]), s.reward(cost=5, stock=stocks[1]),
+               s.reward(cost=2, stock=stocks[2], per_user_limit=3)]
+    states: Counter[str] = Counter()
+    redemptions: list[tuple[uuid.UUID, uuid.UUID]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(WORKERS)
+    crashes: list[BaseException] = []
+
+    def guarded(n: int) -> None:
+        try:
+            _mixed_worker(s, n, users, rewards, 1000 + n, states, redemptions, lock, barrier)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            crashes.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(WORKERS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not crashes, crashes
+    unexpected = {state: count for state, count in states.items() if state != "ok" and state not in EXPECTED}
+    assert not unexpected, (unexpected, states)  # no 40P01, 23505, 40001, 55P03 ...
+    assert states["ok"] > WORKERS * 5, states  # the load really ran
+
+    for u in users:
+        check_invariants(s, u)
+    for reward, initial in zip(rewards, stocks):
+        live = s.su.execute("select coalesce(sum(quantity), 0) from gamification.reward_redemptions"
+                            " where reward_id = %s and status in ('pending', 'fulfilled')", (reward,)).fetchone()[0]
+        assert s.stock(reward) == initial - live >= 0  # never oversold
+    bad = s.su.execute("""
+        select d.id from gamification.reward_redemptions d
+          left join gamification.point_transactions t
+            on t.organization_id = d.organization_id and t.kind = 'refund' and t.source_id = d.id
+         where d.organization_id = %s
+         group by d.id, d.status, d.cost_charged
+        having count(t.id) <> (d.status in ('cancelled', 'refunded'))::int
+            or coalesce(sum(t.amount), 0) <> case when d.status in ('cancelled', 'refunded') then d.cost_charged else 0 end
+        """, (s.t.id,)).fetchall()
+    assert bad == []
+    per_user = s.su.execute("""
+        select user_id, reward_id, sum(quantity) from gamification.reward_redemptions
+         where reward_id = %s and status <> 'cancelled' group by 1, 2 having sum(quantity) > 3""",
+                            (rewards[2],)).fetchall()
+    assert per_user == []  # per-user limit held under concurrency
