@@ -33,7 +33,9 @@ import argparse
 import os
 import re
 import subprocess
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +117,61 @@ def setup(conn: psycopg.Connection, roles: dict[str, str], users: int, rewards: 
 
 
 def pgbench(exe: Path, port: int, user: str, script: str, clients: int, duration: int,
-            variables: dict[str, str]) -> float:
+            variables: dict[str, str], options: str = "") -> float:
     args = [str(exe), "-h", "127.0.0.1", "-p", str(port), "-U", user, "-n", "-M", "prepared",
             "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(duration), "-f", str(SCRIPTS / script)]
     for key, value in variables.items():
         args += ["-D", f"{key}={value}"]
-    done = subprocess.run(args + ["bench"], capture_output=True, text=True, check=False)
+    env = {**os.environ, "PGOPTIONS": options} if options else None
+    done = subprocess.run(args + ["bench"], capture_output=True, text=True, check=False, env=env)
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
     m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     if done.returncode != 0 or m is None or (failed and int(failed.group(1)) > 0):
         raise RuntimeError(f"pgbench {script} failed:\n{done.stdout}\n{done.stderr}")
     return float(m.group(1))
+
+
+def sampled(url: str, app: str, run: Any) -> tuple[float, Counter[str]]:
+    """Run ``run()`` while sampling what the app role's active backends wait for (every ~5 ms)."""
+    waits: Counter[str] = Counter()
+    stop = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(url, autocommit=True) as c:
+            while not stop.is_set():
+                for (w,) in c.execute("select coalesce(wait_event_type || ':' || wait_event, 'running (CPU)')"
+                                      " from pg_stat_activity where usename = %s and state = 'active'", (app,)):
+                    waits[w] += 1
+                time.sleep(0.005)
+
+    def counters() -> tuple[int, ...]:
+        with psycopg.connect(url, autocommit=True) as c:
+            row = c.execute("select w.wal_records, w.wal_fpi, w.wal_bytes::bigint, d.xact_commit"
+                            " from pg_stat_wal w, pg_stat_database d where d.datname = current_database()").fetchone()
+            assert row is not None
+            return tuple(int(x) for x in row)
+
+    before = counters()
+    th = threading.Thread(target=sample)
+    th.start()
+    try:
+        tps = run()
+    finally:
+        stop.set()
+        th.join()
+    time.sleep(0.6)  # statistics are flushed at most once a second
+    records, fpi, nbytes, commits = (a - b for a, b in zip(counters(), before))
+    commits = max(commits, 1)
+    waits[f"__wal: {records / commits:.1f} records, {fpi / commits:.2f} full-page images, "
+          f"{nbytes / commits:.0f} bytes per commit"] = 0
+    return tps, waits
+
+
+def print_waits(title: str, waits: Counter[str]) -> None:
+    wal = next((w[2:] for w in waits if w.startswith("__")), "")
+    total = sum(waits.values()) or 1
+    top = [(w, n) for w, n in waits.most_common() if not w.startswith("__")][:5]
+    print(f"  {title}: " + ", ".join(f"{w} {n / total:.0%}" for w, n in top) + f"\n      {wal}")
 
 
 def server_settings(conn: psycopg.Connection, cluster: Any, values: dict[str, str], restart: bool) -> None:
@@ -210,6 +256,33 @@ def in_server(conn: psycopg.Connection, roles: dict[str, str], v: dict[str, str]
     print(f"  award / anchor CPU ratio: {b / a:.2f}x the anchor's server time (TPS ratio = anchor/award time)")
 
 
+def what_if(conn: psycopg.Connection, cluster: Any, exe: Path, app: str, v: dict[str, str], duration: int) -> None:
+    """At 8 clients: what the app role's backends wait for during anchor and award runs, then award
+    again after bench-only changes on this throwaway server (never in migrations): without the
+    ledger's foreign keys to the organization-wide hot rows (point_systems, point_rules), whose checks
+    take FOR KEY SHARE on the same two rows in every award (a MultiXact per concurrent award)."""
+    url = cluster.url("bench")
+    conn.execute("checkpoint")  # every variant starts right after a checkpoint (full-page images alike)
+    print("\nwait events at 8 clients (share of samples of active app-role backends) and WAL per commit:")
+    runs = {}
+    for name in ("anchor", "award"):
+        conn.execute("checkpoint")
+        runs[name], waits = sampled(url, app, lambda n=name: pgbench(exe, cluster.port, app, f"{n}.sql", 8, duration,
+                                                                     {**v, "tag": f"wait-{n}"}))
+        print_waits(f"{name} ({runs[name]:.0f} TPS)", waits)
+    async_tps = {name: pgbench(exe, cluster.port, app, f"{name}.sql", 8, duration, {**v, "tag": f"async-{name}"},
+                               options="-c synchronous_commit=off") for name in ("anchor", "award")}
+    print(f"  synchronous_commit = off for the app role's sessions (commit does not wait for the WAL flush):"
+          f" anchor {async_tps['anchor']:.0f} TPS, award {async_tps['award']:.0f} TPS,"
+          f" {async_tps['award'] / async_tps['anchor']:.2f}x")
+    conn.execute("alter table gamification.point_transactions drop constraint fk_point_transactions_point_system_id,"
+                 " drop constraint fk_point_transactions_rule_id")
+    conn.execute("checkpoint")
+    tps, waits = sampled(url, app, lambda: pgbench(exe, cluster.port, app, "award.sql", 8, duration,
+                                                   {**v, "tag": "what-if-fk"}))
+    print_waits(f"award without the 2 hot-row FKs ({tps:.0f} TPS, {tps / runs['anchor']:.2f}x anchor)", waits)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=10000)
@@ -217,7 +290,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 16])
     ap.add_argument("--duration", type=int, default=10, help="seconds per pgbench run")
     ap.add_argument("--loops", type=int, default=2000, help="in-server loop length for the per-call costs")
-    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--no-profile", action="store_true", help="skip the statement/function profile")
+    ap.add_argument("--no-what-if", action="store_true", help="skip wait events, WAL and the FK experiment")
     ap.add_argument("--top", type=int, default=14, help="statements/functions shown in the profile")
     args = ap.parse_args()
 
@@ -276,6 +350,8 @@ def main() -> int:
                 server_settings(conn, cluster, {"pg_stat_statements.track": "none", "track_functions": "none"},
                                 restart=False)
                 in_server(conn, roles, v, args.loops)
+            if not args.no_what_if:
+                what_if(conn, cluster, exe, app, v, args.duration)
     return 0
 
 
