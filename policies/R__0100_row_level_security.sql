@@ -43,6 +43,17 @@ BEGIN
                ('gamification', 'user_points'),
                ('gamification', 'rewards'),
                ('gamification', 'reward_redemptions'),
+               ('gamification', 'badges'),
+               ('gamification', 'badge_statistics'),
+               ('gamification', 'user_badges'),
+               ('gamification', 'achievements'),
+               ('gamification', 'user_achievements'),
+               ('gamification', 'user_events'),
+               ('gamification', 'leaderboards'),
+               ('gamification', 'leaderboard_members'),
+               ('gamification', 'leaderboard_preferences'),
+               ('gamification', 'leaderboard_periods'),
+               ('gamification', 'leaderboard_entries'),
                ('user_management', 'permissions'),
                ('user_management', 'system_role_permissions'),
                ('user_management', 'subscription_plans'),
@@ -1390,6 +1401,579 @@ CREATE POLICY pol_reward_redemptions_delete_definer ON gamification.reward_redem
 FOR DELETE TO ${owner_role}
 USING (organization_id = (SELECT app.current_organization_id()));
 COMMENT ON POLICY pol_reward_redemptions_delete_definer ON gamification.reward_redemptions IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.badges: tenant, profile managed
+ALTER TABLE gamification.badges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.badges FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_badges_select_tenant ON gamification.badges
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badges_select_tenant ON gamification.badges IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_badges_insert_managed ON gamification.badges
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_badges_insert_managed ON gamification.badges IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_badges_update_managed ON gamification.badges
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_badges_update_managed ON gamification.badges IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_badges_delete_managed ON gamification.badges
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_badges_delete_managed ON gamification.badges IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_badges_select_definer ON gamification.badges
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badges_select_definer ON gamification.badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_badges_insert_definer ON gamification.badges
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badges_insert_definer ON gamification.badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_badges_update_definer ON gamification.badges
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badges_update_definer ON gamification.badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_badges_delete_definer ON gamification.badges
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badges_delete_definer ON gamification.badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.badge_statistics: tenant, profile managed
+ALTER TABLE gamification.badge_statistics ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.badge_statistics FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_badge_statistics_select_tenant ON gamification.badge_statistics
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badge_statistics_select_tenant ON gamification.badge_statistics IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_badge_statistics_insert_managed ON gamification.badge_statistics
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_badge_statistics_insert_managed ON gamification.badge_statistics IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_badge_statistics_update_managed ON gamification.badge_statistics
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_badge_statistics_update_managed ON gamification.badge_statistics IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_badge_statistics_delete_managed ON gamification.badge_statistics
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_badge_statistics_delete_managed ON gamification.badge_statistics IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_badge_statistics_select_definer ON gamification.badge_statistics
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badge_statistics_select_definer ON gamification.badge_statistics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_badge_statistics_insert_definer ON gamification.badge_statistics
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badge_statistics_insert_definer ON gamification.badge_statistics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_badge_statistics_update_definer ON gamification.badge_statistics
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badge_statistics_update_definer ON gamification.badge_statistics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_badge_statistics_delete_definer ON gamification.badge_statistics
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_badge_statistics_delete_definer ON gamification.badge_statistics IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.user_badges: tenant, profile definer_only
+ALTER TABLE gamification.user_badges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.user_badges FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_user_badges_select_own ON gamification.user_badges
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_user_badges_select_own ON gamification.user_badges IS
+'The user''s own rows (user_id), or every row of the organization with gamification.manage.';
+
+CREATE POLICY pol_user_badges_select_readonly ON gamification.user_badges
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_badges_select_readonly ON gamification.user_badges IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_user_badges_select_definer ON gamification.user_badges
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_badges_select_definer ON gamification.user_badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_badges_insert_definer ON gamification.user_badges
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_badges_insert_definer ON gamification.user_badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_badges_update_definer ON gamification.user_badges
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_badges_update_definer ON gamification.user_badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_badges_delete_definer ON gamification.user_badges
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_badges_delete_definer ON gamification.user_badges IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.achievements: tenant, profile managed
+ALTER TABLE gamification.achievements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.achievements FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_achievements_select_tenant ON gamification.achievements
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_achievements_select_tenant ON gamification.achievements IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_achievements_insert_managed ON gamification.achievements
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_achievements_insert_managed ON gamification.achievements IS
+'Users holding gamification.manage create rows in their organization.';
+
+CREATE POLICY pol_achievements_update_managed ON gamification.achievements
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_achievements_update_managed ON gamification.achievements IS
+'Users holding gamification.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_achievements_delete_managed ON gamification.achievements
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('gamification.manage')));
+COMMENT ON POLICY pol_achievements_delete_managed ON gamification.achievements IS
+'Users holding gamification.manage delete rows of their organization.';
+
+CREATE POLICY pol_achievements_select_definer ON gamification.achievements
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_achievements_select_definer ON gamification.achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_achievements_insert_definer ON gamification.achievements
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_achievements_insert_definer ON gamification.achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_achievements_update_definer ON gamification.achievements
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_achievements_update_definer ON gamification.achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_achievements_delete_definer ON gamification.achievements
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_achievements_delete_definer ON gamification.achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.user_achievements: tenant, profile definer_only
+ALTER TABLE gamification.user_achievements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.user_achievements FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_user_achievements_select_own ON gamification.user_achievements
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_user_achievements_select_own ON gamification.user_achievements IS
+'The user''s own rows (user_id), or every row of the organization with gamification.manage.';
+
+CREATE POLICY pol_user_achievements_select_readonly ON gamification.user_achievements
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_achievements_select_readonly ON gamification.user_achievements IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_user_achievements_select_definer ON gamification.user_achievements
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_achievements_select_definer ON gamification.user_achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_achievements_insert_definer ON gamification.user_achievements
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_achievements_insert_definer ON gamification.user_achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_achievements_update_definer ON gamification.user_achievements
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_achievements_update_definer ON gamification.user_achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_achievements_delete_definer ON gamification.user_achievements
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_achievements_delete_definer ON gamification.user_achievements IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.user_events: tenant, profile definer_only
+ALTER TABLE gamification.user_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.user_events FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_user_events_select_own ON gamification.user_events
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('gamification.manage'))));
+COMMENT ON POLICY pol_user_events_select_own ON gamification.user_events IS
+'The user''s own rows (user_id), or every row of the organization with gamification.manage.';
+
+CREATE POLICY pol_user_events_select_readonly ON gamification.user_events
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_events_select_readonly ON gamification.user_events IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_user_events_select_definer ON gamification.user_events
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_events_select_definer ON gamification.user_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_events_insert_definer ON gamification.user_events
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_events_insert_definer ON gamification.user_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_events_update_definer ON gamification.user_events
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_events_update_definer ON gamification.user_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_user_events_delete_definer ON gamification.user_events
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_user_events_delete_definer ON gamification.user_events IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboards: tenant, profile managed
+ALTER TABLE gamification.leaderboards ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboards FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboards_select_tenant ON gamification.leaderboards
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_select_tenant ON gamification.leaderboards IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboards_insert_managed ON gamification.leaderboards
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboards_insert_managed ON gamification.leaderboards IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboards_update_managed ON gamification.leaderboards
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboards_update_managed ON gamification.leaderboards IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboards_delete_managed ON gamification.leaderboards
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboards_delete_managed ON gamification.leaderboards IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboards_select_maintenance ON gamification.leaderboards
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_leaderboards_select_maintenance ON gamification.leaderboards IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_leaderboards_select_definer ON gamification.leaderboards
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_select_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboards_insert_definer ON gamification.leaderboards
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_insert_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboards_update_definer ON gamification.leaderboards
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_update_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboards_delete_definer ON gamification.leaderboards
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboards_delete_definer ON gamification.leaderboards IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_members: tenant, profile managed
+ALTER TABLE gamification.leaderboard_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_members FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_members_select_tenant ON gamification.leaderboard_members
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_select_tenant ON gamification.leaderboard_members IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboard_members_insert_managed ON gamification.leaderboard_members
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_members_insert_managed ON gamification.leaderboard_members IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboard_members_update_managed ON gamification.leaderboard_members
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_members_update_managed ON gamification.leaderboard_members IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboard_members_delete_managed ON gamification.leaderboard_members
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_members_delete_managed ON gamification.leaderboard_members IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboard_members_select_definer ON gamification.leaderboard_members
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_select_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_members_insert_definer ON gamification.leaderboard_members
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_insert_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_members_update_definer ON gamification.leaderboard_members
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_update_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_members_delete_definer ON gamification.leaderboard_members
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_members_delete_definer ON gamification.leaderboard_members IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_preferences: tenant, profile own_rows
+ALTER TABLE gamification.leaderboard_preferences ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_preferences FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_preferences_select_own ON gamification.leaderboard_preferences
+FOR SELECT TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (user_id = (SELECT app.current_user_id()) OR (SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_preferences_select_own ON gamification.leaderboard_preferences IS
+'The user''s own rows (user_id), or every row of the organization with leaderboard.manage.';
+
+CREATE POLICY pol_leaderboard_preferences_select_readonly ON gamification.leaderboard_preferences
+FOR SELECT TO ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_select_readonly ON gamification.leaderboard_preferences IS
+'Reporting reads every row of the current organization.';
+
+CREATE POLICY pol_leaderboard_preferences_insert_own ON gamification.leaderboard_preferences
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_insert_own ON gamification.leaderboard_preferences IS
+'The user''s own rows only.';
+
+CREATE POLICY pol_leaderboard_preferences_update_own ON gamification.leaderboard_preferences
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_update_own ON gamification.leaderboard_preferences IS
+'The user''s own rows only.';
+
+CREATE POLICY pol_leaderboard_preferences_delete_own ON gamification.leaderboard_preferences
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND user_id = (SELECT app.current_user_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_delete_own ON gamification.leaderboard_preferences IS
+'The user''s own rows only.';
+
+CREATE POLICY pol_leaderboard_preferences_select_definer ON gamification.leaderboard_preferences
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_select_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_preferences_insert_definer ON gamification.leaderboard_preferences
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_insert_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_preferences_update_definer ON gamification.leaderboard_preferences
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_update_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_preferences_delete_definer ON gamification.leaderboard_preferences
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_preferences_delete_definer ON gamification.leaderboard_preferences IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_periods: tenant, profile managed
+ALTER TABLE gamification.leaderboard_periods ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_periods FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_periods_select_tenant ON gamification.leaderboard_periods
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_select_tenant ON gamification.leaderboard_periods IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboard_periods_insert_managed ON gamification.leaderboard_periods
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_periods_insert_managed ON gamification.leaderboard_periods IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboard_periods_update_managed ON gamification.leaderboard_periods
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_periods_update_managed ON gamification.leaderboard_periods IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboard_periods_delete_managed ON gamification.leaderboard_periods
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_periods_delete_managed ON gamification.leaderboard_periods IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboard_periods_select_maintenance ON gamification.leaderboard_periods
+FOR SELECT TO ${maintenance_role}
+USING (TRUE);
+COMMENT ON POLICY pol_leaderboard_periods_select_maintenance ON gamification.leaderboard_periods IS
+'Cross-tenant maintenance (statistics and leaderboard refresh, owned by the maintenance role) reads every row; no other role is admitted by this policy.';
+
+CREATE POLICY pol_leaderboard_periods_select_definer ON gamification.leaderboard_periods
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_select_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_periods_insert_definer ON gamification.leaderboard_periods
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_insert_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_periods_update_definer ON gamification.leaderboard_periods
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_update_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_periods_delete_definer ON gamification.leaderboard_periods
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_periods_delete_definer ON gamification.leaderboard_periods IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+
+-- gamification.leaderboard_entries: tenant, profile managed
+ALTER TABLE gamification.leaderboard_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gamification.leaderboard_entries FORCE ROW LEVEL SECURITY;
+CREATE POLICY pol_leaderboard_entries_select_tenant ON gamification.leaderboard_entries
+FOR SELECT TO ${app_role}, ${readonly_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_select_tenant ON gamification.leaderboard_entries IS
+'Rows of the current organization.';
+
+CREATE POLICY pol_leaderboard_entries_insert_managed ON gamification.leaderboard_entries
+FOR INSERT TO ${app_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_entries_insert_managed ON gamification.leaderboard_entries IS
+'Users holding leaderboard.manage create rows in their organization.';
+
+CREATE POLICY pol_leaderboard_entries_update_managed ON gamification.leaderboard_entries
+FOR UPDATE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()) AND ((SELECT user_management.has_permission('leaderboard.manage'))));
+COMMENT ON POLICY pol_leaderboard_entries_update_managed ON gamification.leaderboard_entries IS
+'Users holding leaderboard.manage update rows of their organization; column privileges limit what.';
+
+CREATE POLICY pol_leaderboard_entries_delete_managed ON gamification.leaderboard_entries
+FOR DELETE TO ${app_role}
+USING (organization_id = (SELECT app.current_organization_id()) AND (SELECT user_management.has_permission('leaderboard.manage')));
+COMMENT ON POLICY pol_leaderboard_entries_delete_managed ON gamification.leaderboard_entries IS
+'Users holding leaderboard.manage delete rows of their organization.';
+
+CREATE POLICY pol_leaderboard_entries_select_definer ON gamification.leaderboard_entries
+FOR SELECT TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_select_definer ON gamification.leaderboard_entries IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_entries_insert_definer ON gamification.leaderboard_entries
+FOR INSERT TO ${owner_role}
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_insert_definer ON gamification.leaderboard_entries IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_entries_update_definer ON gamification.leaderboard_entries
+FOR UPDATE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()))
+WITH CHECK (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_update_definer ON gamification.leaderboard_entries IS
+'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
+
+CREATE POLICY pol_leaderboard_entries_delete_definer ON gamification.leaderboard_entries
+FOR DELETE TO ${owner_role}
+USING (organization_id = (SELECT app.current_organization_id()));
+COMMENT ON POLICY pol_leaderboard_entries_delete_definer ON gamification.leaderboard_entries IS
 'SECURITY DEFINER functions (owned by the owner) work inside the transaction''s organization only.';
 
 

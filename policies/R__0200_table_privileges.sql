@@ -131,6 +131,63 @@ REVOKE ALL ON TABLE gamification.reward_redemptions FROM PUBLIC, ${app_role}, ${
 GRANT SELECT ON TABLE gamification.reward_redemptions TO ${app_role};
 GRANT SELECT ON TABLE gamification.reward_redemptions TO ${readonly_role};
 
+-- gamification.badges
+REVOKE ALL ON TABLE gamification.badges FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, name, description, image_file_id, criteria, repeatable, repeat_interval, valid_from, valid_until, validity_period, active), UPDATE (point_system_id, name, description, image_file_id, criteria, repeat_interval, valid_from, valid_until, validity_period, active, deleted_at), DELETE ON TABLE gamification.badges TO ${app_role};
+GRANT SELECT ON TABLE gamification.badges TO ${readonly_role};
+
+-- gamification.badge_statistics
+REVOKE ALL ON TABLE gamification.badge_statistics FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.badge_statistics TO ${app_role};
+GRANT SELECT ON TABLE gamification.badge_statistics TO ${readonly_role};
+
+-- gamification.user_badges
+REVOKE ALL ON TABLE gamification.user_badges FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.user_badges TO ${app_role};
+GRANT SELECT ON TABLE gamification.user_badges TO ${readonly_role};
+
+-- gamification.achievements
+REVOKE ALL ON TABLE gamification.achievements FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, point_system_id, name, description, criterion, active), UPDATE (point_system_id, name, description, criterion, active, deleted_at), DELETE ON TABLE gamification.achievements TO ${app_role};
+GRANT SELECT ON TABLE gamification.achievements TO ${readonly_role};
+
+-- gamification.user_achievements
+REVOKE ALL ON TABLE gamification.user_achievements FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.user_achievements TO ${app_role};
+GRANT SELECT ON TABLE gamification.user_achievements TO ${readonly_role};
+
+-- gamification.user_events
+REVOKE ALL ON TABLE gamification.user_events FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.user_events TO ${app_role};
+GRANT SELECT ON TABLE gamification.user_events TO ${readonly_role};
+
+-- gamification.leaderboards
+REVOKE ALL ON TABLE gamification.leaderboards FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboards TO ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, name, description, board_type, period, scope, tie_rule, point_system_id, course_id, timezone, refresh_interval, history_periods, active), UPDATE (name, description, refresh_interval, history_periods, active), DELETE ON TABLE gamification.leaderboards TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboards TO ${readonly_role};
+
+-- gamification.leaderboard_members
+REVOKE ALL ON TABLE gamification.leaderboard_members FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, leaderboard_id, user_id), DELETE ON TABLE gamification.leaderboard_members TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_members TO ${readonly_role};
+
+-- gamification.leaderboard_preferences
+REVOKE ALL ON TABLE gamification.leaderboard_preferences FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT, INSERT (organization_id, id, user_id, opted_out), UPDATE (opted_out), DELETE ON TABLE gamification.leaderboard_preferences TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_preferences TO ${readonly_role};
+
+-- gamification.leaderboard_periods
+REVOKE ALL ON TABLE gamification.leaderboard_periods FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboard_periods TO ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboard_periods TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_periods TO ${readonly_role};
+
+-- gamification.leaderboard_entries
+REVOKE ALL ON TABLE gamification.leaderboard_entries FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
+GRANT SELECT ON TABLE gamification.leaderboard_entries TO ${app_role};
+GRANT SELECT ON TABLE gamification.leaderboard_entries TO ${readonly_role};
+
 -- user_management.permissions
 REVOKE ALL ON TABLE user_management.permissions FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
 GRANT SELECT ON TABLE user_management.permissions TO ${app_role};

@@ -251,6 +251,102 @@ FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 COMMENT ON TRIGGER trg_reward_redemptions_audit ON gamification.reward_redemptions IS
 'Writes one audit.audit_log row per inserted, changed or deleted row.';
 
+-- gamification.badges
+CREATE OR REPLACE TRIGGER trg_badges_set_updated_at
+BEFORE UPDATE ON gamification.badges
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_badges_set_updated_at ON gamification.badges IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_badges_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.badges
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_badges_audit ON gamification.badges IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.badge_statistics
+CREATE OR REPLACE TRIGGER trg_badge_statistics_set_updated_at
+BEFORE UPDATE ON gamification.badge_statistics
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_badge_statistics_set_updated_at ON gamification.badge_statistics IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+DROP TRIGGER IF EXISTS trg_badge_statistics_audit ON gamification.badge_statistics;
+
+-- gamification.user_badges
+CREATE OR REPLACE TRIGGER trg_user_badges_set_updated_at
+BEFORE UPDATE ON gamification.user_badges
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_user_badges_set_updated_at ON gamification.user_badges IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_user_badges_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.user_badges
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_user_badges_audit ON gamification.user_badges IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.achievements
+CREATE OR REPLACE TRIGGER trg_achievements_set_updated_at
+BEFORE UPDATE ON gamification.achievements
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_achievements_set_updated_at ON gamification.achievements IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_achievements_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.achievements
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_achievements_audit ON gamification.achievements IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.user_achievements
+CREATE OR REPLACE TRIGGER trg_user_achievements_set_updated_at
+BEFORE UPDATE ON gamification.user_achievements
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_user_achievements_set_updated_at ON gamification.user_achievements IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+DROP TRIGGER IF EXISTS trg_user_achievements_audit ON gamification.user_achievements;
+
+-- gamification.user_events
+DROP TRIGGER IF EXISTS trg_user_events_set_updated_at ON gamification.user_events;
+DROP TRIGGER IF EXISTS trg_user_events_audit ON gamification.user_events;
+
+-- gamification.leaderboards
+CREATE OR REPLACE TRIGGER trg_leaderboards_set_updated_at
+BEFORE UPDATE ON gamification.leaderboards
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_leaderboards_set_updated_at ON gamification.leaderboards IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_leaderboards_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.leaderboards
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_leaderboards_audit ON gamification.leaderboards IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.leaderboard_members
+DROP TRIGGER IF EXISTS trg_leaderboard_members_set_updated_at ON gamification.leaderboard_members;
+CREATE OR REPLACE TRIGGER trg_leaderboard_members_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.leaderboard_members
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_leaderboard_members_audit ON gamification.leaderboard_members IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.leaderboard_preferences
+CREATE OR REPLACE TRIGGER trg_leaderboard_preferences_set_updated_at
+BEFORE UPDATE ON gamification.leaderboard_preferences
+FOR EACH ROW EXECUTE FUNCTION app.set_updated_at();
+COMMENT ON TRIGGER trg_leaderboard_preferences_set_updated_at ON gamification.leaderboard_preferences IS
+'Keeps updated_at (changes only on a real change) and refuses a change of created_at (EL002).';
+CREATE OR REPLACE TRIGGER trg_leaderboard_preferences_audit
+AFTER INSERT OR UPDATE OR DELETE ON gamification.leaderboard_preferences
+FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+COMMENT ON TRIGGER trg_leaderboard_preferences_audit ON gamification.leaderboard_preferences IS
+'Writes one audit.audit_log row per inserted, changed or deleted row.';
+
+-- gamification.leaderboard_periods
+DROP TRIGGER IF EXISTS trg_leaderboard_periods_set_updated_at ON gamification.leaderboard_periods;
+DROP TRIGGER IF EXISTS trg_leaderboard_periods_audit ON gamification.leaderboard_periods;
+
+-- gamification.leaderboard_entries
+DROP TRIGGER IF EXISTS trg_leaderboard_entries_set_updated_at ON gamification.leaderboard_entries;
+DROP TRIGGER IF EXISTS trg_leaderboard_entries_audit ON gamification.leaderboard_entries;
+
 -- user_management.permissions
 DROP TRIGGER IF EXISTS trg_permissions_set_updated_at ON user_management.permissions;
 DROP TRIGGER IF EXISTS trg_permissions_audit ON user_management.permissions;
