@@ -1,12 +1,9 @@
--- Top 100 of the point system by lifetime points (ties by user id), read by staff (gamification.manage:
--- under RLS a learner sees only their own user_points row). The stand-in for the leaderboard's top-N
--- until branch leaderboards lands: the same index query on user_points.
--- Variables (-D): org, actor, system.
+-- The leaderboard's top 100 (gamification.leaderboard_top(), cached entries of the current period) as a
+-- random learner of :users would read it: member context, RLS applied.
+-- Variables (-D): org, board, users.
+\set uid random(1, :users)
 BEGIN;
-SELECT set_config('app.organization_id', :org::text, true), set_config('app.user_id', :actor::text, true);
-SELECT user_id, lifetime_earned
-  FROM gamification.user_points
- WHERE organization_id = :org::uuid AND point_system_id = :system::uuid
- ORDER BY lifetime_earned DESC, user_id
- LIMIT 100;
+SELECT set_config('app.organization_id', :org::text, true),
+       set_config('app.user_id', '00000000-0000-7000-8000-' || lpad(to_hex(:uid::bigint), 12, '0'), true);
+SELECT place, rank, user_id, score FROM gamification.leaderboard_top(:board::uuid, 100);
 END;
