@@ -15,7 +15,8 @@ every outcome (amount or SQLSTATE) and, after every step, these must hold:
 - streak: current/longest streak and last activity date equal the model's, which applies the
   streak rule (next day +1, same or earlier day keeps, gap resets) to the local date
   (users.timezone) of each award's ledger row;
-- stock conservation: stock left = initial - units of live (pending, fulfilled) redemptions >= 0,
+- stock conservation: stock left = initial - units of live redemptions (not cancelled: a refunded one
+  was delivered) >= 0,
   each redemption's status as modelled, one refund ledger row per cancelled/refunded redemption;
 - replays: the same call returns the first result and changes nothing (ledger, balances, stock).
 Expiry is not modelled: no function expires points yet.
@@ -99,8 +100,8 @@ class GamificationMachine(RuleBasedStateMachine):
         return f"m-{secrets.token_hex(6)}"
 
     def stock_left(self, r: int) -> int:
-        return REWARDS[r][1] - sum(d.quantity for d in self.redemptions
-                                   if d.reward == r and d.status in ("pending", "fulfilled"))
+        # Live = not cancelled: a refunded redemption was delivered, its units stay taken.
+        return REWARDS[r][1] - sum(d.quantity for d in self.redemptions if d.reward == r and d.status != "cancelled")
 
     def snapshot(self) -> tuple[Any, ...]:
         su = self.s.su
