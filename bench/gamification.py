@@ -53,8 +53,9 @@ USER_ID = "('00000000-0000-7000-8000-' || lpad(to_hex({n}::bigint), 12, '0'))::u
 REWARD_ID = "('00000000-0000-7000-9000-' || lpad(to_hex({n}::bigint), 12, '0'))::uuid"
 LEVELS = [(1, "Novice", 0), (2, "Apprentice", 500), (3, "Adept", 5000), (4, "Master", 50000)]
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
-           "shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "none",
-           "track_functions": "none", "max_connections": "200"}
+           "shared_preload_libraries": "pg_stat_statements", "track_functions": "none", "max_connections": "200"}
+# Only once the library is loaded (PG 15 refuses ALTER SYSTEM for an unknown extension setting).
+AFTER_RESTART = {"pg_stat_statements.track": "none"}
 
 
 def pgbench_path(bindir: Path) -> Path:
@@ -310,6 +311,8 @@ def main() -> int:
     with migrated_server() as (cluster, roles):
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             server_settings(conn, cluster, DURABLE, restart=True)
+        with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
+            server_settings(conn, cluster, AFTER_RESTART, restart=False)
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             conn.execute("create extension if not exists pg_stat_statements")
             settings = conn.execute("select string_agg(name || '=' || setting, ', ' order by name) from pg_settings"
