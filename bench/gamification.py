@@ -217,7 +217,7 @@ def profile(conn: psycopg.Connection, v: dict[str, str], top: int) -> None:
     funcs = conn.execute("""
         select schemaname || '.' || funcname, calls, total_time, self_time from pg_stat_user_functions
          order by self_time desc limit %s""", (top,)).fetchall()
-    print(f"\nper function (track_functions = all): self ms per award call, calls per award call")
+    print("\nper function (track_functions = all): self ms per award call, calls per award call")
     for name, calls, total, self_time in funcs:
         print(f"  {name:50} {self_time / awards:8.4f} ms self  {total / awards:8.4f} ms total  "
               f"{calls / awards:5.2f} calls")

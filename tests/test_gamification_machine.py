@@ -28,11 +28,11 @@ import datetime as dt
 import os
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from .conftest import PgServer
 from .test_points_ledger import ADJUST, AWARD, LEVELS, SPEND, check_invariants, py_next_streak
