@@ -5,16 +5,17 @@ test_points_ledger with its rules and levels, two rewards with limited stock, on
 limit, a points_threshold badge and a streak_length badge, an all-time XP leaderboard and a weekly XP
 leaderboard in a random time zone). Everything goes through the real functions as the application role
 (identity_support.run): award_points (dated at a simulated clock), adjust_points, expire_points,
-refresh_leaderboard, award_badge and revoke_badge by staff (the owner); spend_points, redeem_reward,
+refresh_leaderboard, award_badge and revoke_badge by staff (the owner; adjust_points also to top a
+learner up to another's XP, so that the boards see ties); spend_points, redeem_reward,
 set_leaderboard_opt_out and the time zone change (the app's UPDATE of users.timezone) by the learner;
 cancel_redemption / fulfil_redemption by the learner or staff; replays of earlier calls.
 
 Time. The machine keeps a simulated clock that starts up to 28 days back (award_points accepts
 p_occurred_at up to gamification.backdate_window() = 30 days back), often shortly before a DST
 transition of one of the zones in use, and moves forward by rule (1 hour .. 2 days, never past the
-real now). Awards are dated at the clock (sometimes a late one, up to 36 hours before it: an outbox
-delivering late), so day changes, DST transitions and time zone changes are real, not simulated by
-editing user_points. Other writes (spend, adjust, redeem, refund, expire) are dated now by the server.
+real now). Awards are dated at the clock (single ones, runs on consecutive days 20-30 hours apart, and
+late ones up to 30 hours before it: an outbox delivering late), so day changes, DST transitions and
+time zone changes are real, not simulated by editing user_points. Other writes (spend, adjust, redeem, refund, expire) are dated now by the server.
 
 The Python model (tests/gamification_model.py; local dates from zoneinfo, not from SQL) predicts every
 outcome (amount or SQLSTATE), and after every step:
