@@ -85,6 +85,9 @@ AS $$
 DECLARE
     v_org uuid := app.current_organization_id();
     v_system gamification.point_systems;
+    v_system_id uuid;
+    v_multipliers jsonb;
+    v_daily_cap bigint;
     v_up gamification.user_points;
     v_tx gamification.point_transactions;
     v_rule gamification.point_rules;
@@ -141,37 +144,47 @@ BEGIN
         v_at := LEAST(p_occurred_at, v_at);
     END IF;
 
-    -- The point system (resolve_point_system()).
-    SELECT s.* INTO v_system
+    -- The point system, the live learner (with the time zone of the local day, week, month and
+    -- streak) and the locked user_points row in one statement; when it finds nothing, the steps of
+    -- resolve_point_system() and lock_user_points() one by one (their errors; the row created).
+    SELECT s.id, s.multipliers, s.daily_cap, u.timezone,
+           up.id, up.available, up.lifetime_earned, up.current_streak, up.last_activity_local_date
+      INTO v_system_id, v_multipliers, v_daily_cap, v_tz,
+           v_up.id, v_up.available, v_up.lifetime_earned, v_up.current_streak, v_up.last_activity_local_date
       FROM gamification.point_systems AS s
+      JOIN user_management.users AS u
+        ON u.organization_id = s.organization_id AND u.id = p_user_id AND u.deleted_at IS NULL
+      JOIN gamification.user_points AS up
+        ON up.organization_id = s.organization_id AND up.user_id = u.id AND up.point_system_id = s.id
      WHERE s.organization_id = v_org
        AND s.active
-       AND (s.id = p_point_system_id OR (p_point_system_id IS NULL AND s.is_default));
+       AND (s.id = p_point_system_id OR (p_point_system_id IS NULL AND s.is_default))
+       FOR UPDATE OF up;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no active point system %', coalesce(p_point_system_id::text, '(default)')
-              USING ERRCODE = 'P0002';
-    END IF;
-
-    -- The learner: live, and the time zone of the local day, week, month and streak (read once).
-    SELECT u.timezone INTO v_tz
-      FROM user_management.users AS u
-     WHERE u.organization_id = v_org AND u.id = p_user_id AND u.deleted_at IS NULL;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no live user % in the organization', p_user_id USING ERRCODE = 'P0002';
-    END IF;
-
-    -- The user_points lock (lock_user_points()): the first lock of every change of points.
-    SELECT up.* INTO v_up
-      FROM gamification.user_points AS up
-     WHERE up.organization_id = v_org AND up.user_id = p_user_id AND up.point_system_id = v_system.id
-       FOR UPDATE;
-    IF NOT FOUND THEN
+        SELECT s.* INTO v_system
+          FROM gamification.point_systems AS s
+         WHERE s.organization_id = v_org
+           AND s.active
+           AND (s.id = p_point_system_id OR (p_point_system_id IS NULL AND s.is_default));
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no active point system %', coalesce(p_point_system_id::text, '(default)')
+                  USING ERRCODE = 'P0002';
+        END IF;
+        v_system_id := v_system.id;
+        v_multipliers := v_system.multipliers;
+        v_daily_cap := v_system.daily_cap;
+        SELECT u.timezone INTO v_tz
+          FROM user_management.users AS u
+         WHERE u.organization_id = v_org AND u.id = p_user_id AND u.deleted_at IS NULL;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no live user % in the organization', p_user_id USING ERRCODE = 'P0002';
+        END IF;
         INSERT INTO gamification.user_points (organization_id, user_id, point_system_id)
-        VALUES (v_org, p_user_id, v_system.id)
+        VALUES (v_org, p_user_id, v_system_id)
         ON CONFLICT (organization_id, user_id, point_system_id) DO NOTHING;
         SELECT up.* INTO STRICT v_up
           FROM gamification.user_points AS up
-         WHERE up.organization_id = v_org AND up.user_id = p_user_id AND up.point_system_id = v_system.id
+         WHERE up.organization_id = v_org AND up.user_id = p_user_id AND up.point_system_id = v_system_id
            FOR UPDATE;
     END IF;
 
@@ -193,7 +206,7 @@ BEGIN
     SELECT r.* INTO v_rule
       FROM gamification.point_rules AS r
      WHERE r.organization_id = v_org
-       AND r.point_system_id = v_system.id
+       AND r.point_system_id = v_system_id
        AND r.event_type = p_event_type
        AND r.active
        AND (r.valid_from IS NULL OR r.valid_from <= v_at)
@@ -202,24 +215,24 @@ BEGIN
        AND (NOT r.first_time_only OR NOT EXISTS (
                SELECT 1 FROM gamification.point_transactions AS t
                 WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system.id AND t.rule_id = r.id
+                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
                   AND t.source_type IS NOT DISTINCT FROM p_source_type
                   AND t.source_id IS NOT DISTINCT FROM p_source_id))
        AND (r.cooldown IS NULL OR NOT EXISTS (
                SELECT 1 FROM gamification.point_transactions AS t
                 WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system.id AND t.rule_id = r.id
+                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
                   AND t.occurred_at > v_at - r.cooldown
                   AND t.occurred_at < v_at + r.cooldown))
        AND (r.max_per_day IS NULL OR (
                SELECT count(*) FROM gamification.point_transactions AS t
                 WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system.id AND t.rule_id = r.id
+                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
                   AND t.occurred_at >= v_day_start AND t.occurred_at < v_day_end) < r.max_per_day)
        AND (r.max_per_period IS NULL OR (
                SELECT count(*) FROM gamification.point_transactions AS t
                 WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system.id AND t.rule_id = r.id
+                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
                   AND t.occurred_at >= CASE r.cap_period WHEN 'day' THEN v_day_start
                                                          WHEN 'week' THEN v_week_start
                                                          ELSE v_month_start END
@@ -233,14 +246,14 @@ BEGIN
     END IF;
 
     -- The effective multiplier (effective_multiplier()): system multiplier times matching boosts.
-    IF v_system.multipliers OPERATOR(pg_catalog.?) p_event_type THEN
-        v_multiplier := (v_system.multipliers OPERATOR(pg_catalog.->>) p_event_type)::numeric;
+    IF v_multipliers OPERATOR(pg_catalog.?) p_event_type THEN
+        v_multiplier := (v_multipliers OPERATOR(pg_catalog.->>) p_event_type)::numeric;
     END IF;
     FOR v_boost IN
         SELECT b.multiplier
           FROM gamification.point_boosts AS b
          WHERE b.organization_id = v_org
-           AND b.point_system_id = v_system.id
+           AND b.point_system_id = v_system_id
            AND b.starts_at <= v_at
            AND (b.ends_at IS NULL OR b.ends_at > v_at)
            AND b.active
@@ -252,13 +265,13 @@ BEGIN
     v_multiplier := LEAST(GREATEST(pg_catalog.round(v_multiplier, 3), 0.001), 100);
 
     v_amount := pg_catalog.round(v_rule.points * v_multiplier)::bigint;
-    IF v_system.daily_cap IS NOT NULL THEN
+    IF v_daily_cap IS NOT NULL THEN
         SELECT coalesce(sum(t.amount), 0) INTO v_today
           FROM gamification.point_transactions AS t
          WHERE t.organization_id = v_org AND t.user_id = p_user_id
-           AND t.point_system_id = v_system.id AND t.kind IN ('award', 'bonus')
+           AND t.point_system_id = v_system_id AND t.kind IN ('award', 'bonus')
            AND t.occurred_at >= v_day_start AND t.occurred_at < v_day_end;
-        v_amount := LEAST(v_amount, v_system.daily_cap - v_today);
+        v_amount := LEAST(v_amount, v_daily_cap - v_today);
     END IF;
     IF v_amount <= 0 THEN
         RETURN NULL;
@@ -273,7 +286,7 @@ BEGIN
     INSERT INTO gamification.point_transactions AS t
         (organization_id, user_id, point_system_id, amount, kind, source_type, source_id, rule_id,
          multiplier, idempotency_key, reason, balance_after, occurred_at)
-    VALUES (v_org, p_user_id, v_system.id, v_amount, 'award', p_source_type,
+    VALUES (v_org, p_user_id, v_system_id, v_amount, 'award', p_source_type,
             p_source_id, v_rule.id, v_multiplier, p_idempotency_key, NULL,
             v_up.available + v_amount, v_at)
     ON CONFLICT (organization_id, idempotency_key) DO NOTHING
@@ -288,7 +301,7 @@ BEGIN
     v_lifetime := v_up.lifetime_earned + v_amount;
     SELECT max(l.level_number) INTO v_level
       FROM gamification.levels AS l
-     WHERE l.organization_id = v_org AND l.point_system_id = v_system.id
+     WHERE l.organization_id = v_org AND l.point_system_id = v_system_id
        AND l.threshold <= v_lifetime;
     v_local_date := (pg_catalog.timezone(v_tz, v_tx.occurred_at))::date;
     v_streak := gamification.next_streak(v_up.last_activity_local_date, v_up.current_streak, v_local_date);
