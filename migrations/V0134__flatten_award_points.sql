@@ -89,8 +89,13 @@ DECLARE
     v_multipliers jsonb;
     v_daily_cap bigint;
     v_up gamification.user_points;
+    v_created boolean := false;
     v_tx gamification.point_transactions;
-    v_rule gamification.point_rules;
+    v_tx_id uuid;
+    v_rule_id uuid;
+    v_points bigint;
+    v_rule_limited boolean;
+    v_boosts numeric[];
     v_context jsonb := coalesce(p_context, '{}'::jsonb);
     v_course_id uuid;
     v_at timestamptz := pg_catalog.now();
@@ -107,7 +112,6 @@ DECLARE
     v_amount bigint;
     v_today bigint;
     v_lifetime bigint;
-    v_level integer;
     v_local_date date;
     v_streak integer;
 BEGIN
@@ -144,23 +148,57 @@ BEGIN
         v_at := LEAST(p_occurred_at, v_at);
     END IF;
 
-    -- The point system, the live learner (with the time zone of the local day, week, month and
-    -- streak) and the locked user_points row in one statement; when it finds nothing, the steps of
-    -- resolve_point_system() and lock_user_points() one by one (their errors; the row created).
-    SELECT s.id, s.multipliers, s.daily_cap, u.timezone,
-           up.id, up.available, up.lifetime_earned, up.current_streak, up.last_activity_local_date
-      INTO v_system_id, v_multipliers, v_daily_cap, v_tz,
-           v_up.id, v_up.available, v_up.lifetime_earned, v_up.current_streak, v_up.last_activity_local_date
-      FROM gamification.point_systems AS s
-      JOIN user_management.users AS u
-        ON u.organization_id = s.organization_id AND u.id = p_user_id AND u.deleted_at IS NULL
-      JOIN gamification.user_points AS up
-        ON up.organization_id = s.organization_id AND up.user_id = u.id AND up.point_system_id = s.id
-     WHERE s.organization_id = v_org
-       AND s.active
-       AND (s.id = p_point_system_id OR (p_point_system_id IS NULL AND s.is_default))
-       FOR UPDATE OF up;
-    IF NOT FOUND THEN
+    -- One statement locks the user_points row (the first lock of every change of points) and reads
+    -- what the award needs: the point system, the live learner's time zone, the ledger row of the
+    -- key (a replay), the first rule that applies before its limits, the matching boosts. When it
+    -- finds nothing, the steps of resolve_point_system() and lock_user_points() run one by one
+    -- (their errors), the missing row is created, and the statement runs again.
+    LOOP
+        SELECT s.id, s.multipliers, s.daily_cap, u.timezone,
+               up.id, up.available, up.lifetime_earned, up.current_streak, up.last_activity_local_date,
+               (SELECT t.id FROM gamification.point_transactions AS t
+                 WHERE t.organization_id = s.organization_id AND t.idempotency_key = p_idempotency_key),
+               c.id, c.points, c.limited,
+               (SELECT pg_catalog.array_agg(b.multiplier)
+                  FROM gamification.point_boosts AS b
+                 WHERE b.organization_id = s.organization_id
+                   AND b.point_system_id = s.id
+                   AND b.starts_at <= v_at
+                   AND (b.ends_at IS NULL OR b.ends_at > v_at)
+                   AND b.active
+                   AND (b.event_type IS NULL OR b.event_type = p_event_type)
+                   AND (b.course_id IS NULL OR b.course_id = v_course_id))
+          INTO v_system_id, v_multipliers, v_daily_cap, v_tz,
+               v_up.id, v_up.available, v_up.lifetime_earned, v_up.current_streak,
+               v_up.last_activity_local_date, v_tx_id, v_rule_id, v_points, v_rule_limited, v_boosts
+          FROM gamification.point_systems AS s
+          JOIN user_management.users AS u
+            ON u.organization_id = s.organization_id AND u.id = p_user_id AND u.deleted_at IS NULL
+          JOIN gamification.user_points AS up
+            ON up.organization_id = s.organization_id AND up.user_id = u.id AND up.point_system_id = s.id
+          LEFT JOIN LATERAL (
+              SELECT r.id, r.points,
+                     r.first_time_only OR r.cooldown IS NOT NULL OR r.max_per_day IS NOT NULL
+                     OR r.max_per_period IS NOT NULL AS limited
+                FROM gamification.point_rules AS r
+               WHERE r.organization_id = s.organization_id
+                 AND r.point_system_id = s.id
+                 AND r.event_type = p_event_type
+                 AND r.active
+                 AND (r.valid_from IS NULL OR r.valid_from <= v_at)
+                 AND (r.valid_until IS NULL OR r.valid_until > v_at)
+                 AND gamification.rule_conditions_match(r.conditions, p_source_type, v_context)
+               ORDER BY r.created_at, r.id
+               LIMIT 1
+          ) AS c ON true
+         WHERE s.organization_id = v_org
+           AND s.active
+           AND (s.id = p_point_system_id OR (p_point_system_id IS NULL AND s.is_default))
+           FOR UPDATE OF up;
+        EXIT WHEN FOUND;
+        IF v_created THEN
+            RAISE EXCEPTION 'query returned no rows' USING ERRCODE = 'P0002';
+        END IF;
         SELECT s.* INTO v_system
           FROM gamification.point_systems AS s
          WHERE s.organization_id = v_org
@@ -170,28 +208,24 @@ BEGIN
             RAISE EXCEPTION 'no active point system %', coalesce(p_point_system_id::text, '(default)')
                   USING ERRCODE = 'P0002';
         END IF;
-        v_system_id := v_system.id;
-        v_multipliers := v_system.multipliers;
-        v_daily_cap := v_system.daily_cap;
-        SELECT u.timezone INTO v_tz
-          FROM user_management.users AS u
-         WHERE u.organization_id = v_org AND u.id = p_user_id AND u.deleted_at IS NULL;
-        IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT 1 FROM user_management.users AS u
+                        WHERE u.organization_id = v_org AND u.id = p_user_id AND u.deleted_at IS NULL) THEN
             RAISE EXCEPTION 'no live user % in the organization', p_user_id USING ERRCODE = 'P0002';
         END IF;
         INSERT INTO gamification.user_points (organization_id, user_id, point_system_id)
-        VALUES (v_org, p_user_id, v_system_id)
+        VALUES (v_org, p_user_id, v_system.id)
         ON CONFLICT (organization_id, user_id, point_system_id) DO NOTHING;
-        SELECT up.* INTO STRICT v_up
-          FROM gamification.user_points AS up
-         WHERE up.organization_id = v_org AND up.user_id = p_user_id AND up.point_system_id = v_system_id
-           FOR UPDATE;
-    END IF;
+        v_created := true;
+    END LOOP;
 
-    SELECT t.* INTO v_tx FROM gamification.point_transactions AS t
-     WHERE t.organization_id = v_org AND t.idempotency_key = p_idempotency_key;
-    IF FOUND THEN
+    IF v_tx_id IS NOT NULL THEN
+        SELECT t.* INTO v_tx FROM gamification.point_transactions AS t
+         WHERE t.organization_id = v_org AND t.id = v_tx_id;
         RETURN v_tx;
+    END IF;
+    IF v_rule_id IS NULL THEN
+        -- No rule of the event type is valid at the event time with conditions that hold.
+        RETURN NULL;
     END IF;
 
     -- The user's local day, ISO week and month of the event, as timestamptz bounds [start, end).
@@ -203,68 +237,65 @@ BEGIN
     v_month_start := pg_catalog.timezone(v_tz, pg_catalog.date_trunc('month', v_local));
     v_month_end := pg_catalog.timezone(v_tz, pg_catalog.date_trunc('month', v_local) + interval '1 month');
 
-    SELECT r.* INTO v_rule
-      FROM gamification.point_rules AS r
-     WHERE r.organization_id = v_org
-       AND r.point_system_id = v_system_id
-       AND r.event_type = p_event_type
-       AND r.active
-       AND (r.valid_from IS NULL OR r.valid_from <= v_at)
-       AND (r.valid_until IS NULL OR r.valid_until > v_at)
-       AND gamification.rule_conditions_match(r.conditions, p_source_type, v_context)
-       AND (NOT r.first_time_only OR NOT EXISTS (
-               SELECT 1 FROM gamification.point_transactions AS t
-                WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
-                  AND t.source_type IS NOT DISTINCT FROM p_source_type
-                  AND t.source_id IS NOT DISTINCT FROM p_source_id))
-       AND (r.cooldown IS NULL OR NOT EXISTS (
-               SELECT 1 FROM gamification.point_transactions AS t
-                WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
-                  AND t.occurred_at > v_at - r.cooldown
-                  AND t.occurred_at < v_at + r.cooldown))
-       AND (r.max_per_day IS NULL OR (
-               SELECT count(*) FROM gamification.point_transactions AS t
-                WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
-                  AND t.occurred_at >= v_day_start AND t.occurred_at < v_day_end) < r.max_per_day)
-       AND (r.max_per_period IS NULL OR (
-               SELECT count(*) FROM gamification.point_transactions AS t
-                WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
-                  AND t.point_system_id = v_system_id AND t.rule_id = r.id
-                  AND t.occurred_at >= CASE r.cap_period WHEN 'day' THEN v_day_start
-                                                         WHEN 'week' THEN v_week_start
-                                                         ELSE v_month_start END
-                  AND t.occurred_at < CASE r.cap_period WHEN 'day' THEN v_day_end
-                                                        WHEN 'week' THEN v_week_end
-                                                        ELSE v_month_end END) < r.max_per_period)
-     ORDER BY r.created_at, r.id
-     LIMIT 1;
-    IF NOT FOUND THEN
-        RETURN NULL;
+    -- The first rule before limits is the answer unless it has limits (it passes them trivially);
+    -- otherwise V0093's selection with the limits decides.
+    IF v_rule_limited THEN
+        SELECT r.id, r.points INTO v_rule_id, v_points
+          FROM gamification.point_rules AS r
+         WHERE r.organization_id = v_org
+           AND r.point_system_id = v_system_id
+           AND r.event_type = p_event_type
+           AND r.active
+           AND (r.valid_from IS NULL OR r.valid_from <= v_at)
+           AND (r.valid_until IS NULL OR r.valid_until > v_at)
+           AND gamification.rule_conditions_match(r.conditions, p_source_type, v_context)
+           AND (NOT r.first_time_only OR NOT EXISTS (
+                   SELECT 1 FROM gamification.point_transactions AS t
+                    WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
+                      AND t.point_system_id = v_system_id AND t.rule_id = r.id
+                      AND t.source_type IS NOT DISTINCT FROM p_source_type
+                      AND t.source_id IS NOT DISTINCT FROM p_source_id))
+           AND (r.cooldown IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM gamification.point_transactions AS t
+                    WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
+                      AND t.point_system_id = v_system_id AND t.rule_id = r.id
+                      AND t.occurred_at > v_at - r.cooldown
+                      AND t.occurred_at < v_at + r.cooldown))
+           AND (r.max_per_day IS NULL OR (
+                   SELECT count(*) FROM gamification.point_transactions AS t
+                    WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
+                      AND t.point_system_id = v_system_id AND t.rule_id = r.id
+                      AND t.occurred_at >= v_day_start AND t.occurred_at < v_day_end) < r.max_per_day)
+           AND (r.max_per_period IS NULL OR (
+                   SELECT count(*) FROM gamification.point_transactions AS t
+                    WHERE t.organization_id = r.organization_id AND t.user_id = p_user_id
+                      AND t.point_system_id = v_system_id AND t.rule_id = r.id
+                      AND t.occurred_at >= CASE r.cap_period WHEN 'day' THEN v_day_start
+                                                             WHEN 'week' THEN v_week_start
+                                                             ELSE v_month_start END
+                      AND t.occurred_at < CASE r.cap_period WHEN 'day' THEN v_day_end
+                                                            WHEN 'week' THEN v_week_end
+                                                            ELSE v_month_end END) < r.max_per_period)
+         ORDER BY r.created_at, r.id
+         LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
     END IF;
 
-    -- The effective multiplier (effective_multiplier()): system multiplier times matching boosts.
+    -- The effective multiplier (effective_multiplier()): system multiplier times matching boosts
+    -- (numeric products are exact, so their order does not matter).
     IF v_multipliers OPERATOR(pg_catalog.?) p_event_type THEN
         v_multiplier := (v_multipliers OPERATOR(pg_catalog.->>) p_event_type)::numeric;
     END IF;
-    FOR v_boost IN
-        SELECT b.multiplier
-          FROM gamification.point_boosts AS b
-         WHERE b.organization_id = v_org
-           AND b.point_system_id = v_system_id
-           AND b.starts_at <= v_at
-           AND (b.ends_at IS NULL OR b.ends_at > v_at)
-           AND b.active
-           AND (b.event_type IS NULL OR b.event_type = p_event_type)
-           AND (b.course_id IS NULL OR b.course_id = v_course_id)
-    LOOP
-        v_multiplier := v_multiplier * v_boost;
-    END LOOP;
+    IF v_boosts IS NOT NULL THEN
+        FOREACH v_boost IN ARRAY v_boosts LOOP
+            v_multiplier := v_multiplier * v_boost;
+        END LOOP;
+    END IF;
     v_multiplier := LEAST(GREATEST(pg_catalog.round(v_multiplier, 3), 0.001), 100);
 
-    v_amount := pg_catalog.round(v_rule.points * v_multiplier)::bigint;
+    v_amount := pg_catalog.round(v_points * v_multiplier)::bigint;
     IF v_daily_cap IS NOT NULL THEN
         SELECT coalesce(sum(t.amount), 0) INTO v_today
           FROM gamification.point_transactions AS t
@@ -283,33 +314,43 @@ BEGIN
               USING ERRCODE = 'EL020',
                     DETAIL = pg_catalog.format('Available %s, change %s.', v_up.available, v_amount);
     END IF;
+    IF p_source_type IS NOT NULL AND pg_catalog.char_length(p_source_type) NOT BETWEEN 1 AND 50 THEN
+        -- The insert below fails its check; a key committed while this call waited for the lock
+        -- returns that row instead (as the lookup after the lock always did).
+        SELECT t.* INTO v_tx FROM gamification.point_transactions AS t
+         WHERE t.organization_id = v_org AND t.idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            RETURN v_tx;
+        END IF;
+    END IF;
     INSERT INTO gamification.point_transactions AS t
         (organization_id, user_id, point_system_id, amount, kind, source_type, source_id, rule_id,
          multiplier, idempotency_key, reason, balance_after, occurred_at)
     VALUES (v_org, p_user_id, v_system_id, v_amount, 'award', p_source_type,
-            p_source_id, v_rule.id, v_multiplier, p_idempotency_key, NULL,
+            p_source_id, v_rule_id, v_multiplier, p_idempotency_key, NULL,
             v_up.available + v_amount, v_at)
     ON CONFLICT (organization_id, idempotency_key) DO NOTHING
     RETURNING t.* INTO v_tx;
     IF NOT FOUND THEN
-        -- The key was used concurrently for another user or system: return that first row.
+        -- The key was used concurrently (committed while this call waited for the lock, or for
+        -- another user or system): return that first row, change nothing.
         SELECT t.* INTO STRICT v_tx FROM gamification.point_transactions AS t
          WHERE t.organization_id = v_org AND t.idempotency_key = p_idempotency_key;
         RETURN v_tx;
     END IF;
 
     v_lifetime := v_up.lifetime_earned + v_amount;
-    SELECT max(l.level_number) INTO v_level
-      FROM gamification.levels AS l
-     WHERE l.organization_id = v_org AND l.point_system_id = v_system_id
-       AND l.threshold <= v_lifetime;
     v_local_date := (pg_catalog.timezone(v_tz, v_tx.occurred_at))::date;
     v_streak := gamification.next_streak(v_up.last_activity_local_date, v_up.current_streak, v_local_date);
-
     UPDATE gamification.user_points AS up
        SET available = up.available + v_amount,
            lifetime_earned = v_lifetime,
-           level = GREATEST(up.level, coalesce(v_level, 0)),
+           level = GREATEST(up.level,
+                            coalesce((SELECT max(l.level_number)
+                                        FROM gamification.levels AS l
+                                       WHERE l.organization_id = v_org
+                                         AND l.point_system_id = v_system_id
+                                         AND l.threshold <= v_lifetime), 0)),
            current_streak = v_streak,
            longest_streak = GREATEST(up.longest_streak, v_streak),
            last_activity_local_date = GREATEST(up.last_activity_local_date,
