@@ -1,27 +1,25 @@
 -- =============================================================================
 -- V0134__flatten_award_points
--- Purpose:       award_points() throughput (issue: >= 0.8x a raw ledger insert
---                plus balance update): the same award in fewer statements and
---                fewer SECURITY DEFINER calls. apply_award() does in its own
---                body what it called resolve_point_system(), lock_user_points(),
---                effective_multiplier() and post_transaction() for (each call
---                switched search_path and copied composite rows), reads the
---                learner's users row once (liveness and time zone; it was read
---                four times), and creates the user_points row only when a
---                SELECT ... FOR UPDATE finds none (the INSERT ... ON CONFLICT DO
---                NOTHING ran on every call). lock_user_points() (spend, redeem,
---                cancel, expire, adjust) gets the same select-first order.
--- Concern:       gamification award functions: speed, same behaviour.
+-- Purpose:       award_points() throughput: the same award in 3 statements
+--                instead of about 12, and 1 SECURITY DEFINER call instead of 5.
+--                apply_award() no longer calls resolve_point_system(),
+--                lock_user_points(), effective_multiplier() and
+--                post_transaction(): one SELECT ... FOR UPDATE OF user_points
+--                reads the system, the learner's time zone (users was read 4
+--                times), a replayed key, the first rule before limits and the
+--                boosts; the full V0093 rule query runs only when that rule
+--                has limits; the level is looked up inside the balance UPDATE.
+--                The user_points row is inserted only when missing (the INSERT
+--                ... ON CONFLICT DO NOTHING ran on every call), here and in
+--                lock_user_points() (spend, redeem, cancel, expire, adjust).
+-- Concern:       gamification award functions: speed only.
 -- Transactional: yes (one transaction together with its history row).
 -- Runs as:       the owner role (SET LOCAL ROLE below).
--- Unchanged:     signatures, grants, results, errors (codes, messages, order),
---                rule selection (V0093: conditions, first_time_only, cooldown,
---                max_per_day, max_per_period), boosts, rounding, daily cap,
---                back-dating bounds (V0092), streak and level, idempotent
---                replay (key looked up under the user_points lock; ON CONFLICT
---                on the key for a concurrent use by another user or system).
--- Locking:       unchanged order: the user_points row (created if missing,
---                then FOR UPDATE) before the key lookup and the ledger insert.
+-- Unchanged:     signatures, grants, results, errors and their order, rules
+--                (V0093), boosts, rounding, daily cap, back-dating (V0092),
+--                streak, level, idempotent replay, the lock order (user_points
+--                row first; a key committed while waiting for it is caught by
+--                the ledger insert's ON CONFLICT and returned unchanged).
 -- =============================================================================
 SET LOCAL ROLE ${owner_role};
 SET LOCAL search_path = pg_catalog, pg_temp;
@@ -148,11 +146,10 @@ BEGIN
         v_at := LEAST(p_occurred_at, v_at);
     END IF;
 
-    -- One statement locks the user_points row (the first lock of every change of points) and reads
-    -- what the award needs: the point system, the live learner's time zone, the ledger row of the
-    -- key (a replay), the first rule that applies before its limits, the matching boosts. When it
-    -- finds nothing, the steps of resolve_point_system() and lock_user_points() run one by one
-    -- (their errors), the missing row is created, and the statement runs again.
+    -- One statement locks the user_points row (the first lock of every change) and reads the
+    -- system, the learner's time zone, a replayed key, the first rule before limits and the boosts.
+    -- Found nothing: the checks of resolve_point_system() and lock_user_points() one by one (their
+    -- errors), the missing row is created, and the statement runs again.
     LOOP
         SELECT s.id, s.multipliers, s.daily_cap, u.timezone,
                up.id, up.available, up.lifetime_earned, up.current_streak, up.last_activity_local_date,
@@ -237,8 +234,7 @@ BEGIN
     v_month_start := pg_catalog.timezone(v_tz, pg_catalog.date_trunc('month', v_local));
     v_month_end := pg_catalog.timezone(v_tz, pg_catalog.date_trunc('month', v_local) + interval '1 month');
 
-    -- The first rule before limits is the answer unless it has limits (it passes them trivially);
-    -- otherwise V0093's selection with the limits decides.
+    -- The first rule before limits is the answer unless it has limits; then V0093's query decides.
     IF v_rule_limited THEN
         SELECT r.id, r.points INTO v_rule_id, v_points
           FROM gamification.point_rules AS r
@@ -283,8 +279,7 @@ BEGIN
         END IF;
     END IF;
 
-    -- The effective multiplier (effective_multiplier()): system multiplier times matching boosts
-    -- (numeric products are exact, so their order does not matter).
+    -- effective_multiplier(): system multiplier times boosts (exact numeric products, any order).
     IF v_multipliers OPERATOR(pg_catalog.?) p_event_type THEN
         v_multiplier := (v_multipliers OPERATOR(pg_catalog.->>) p_event_type)::numeric;
     END IF;
@@ -315,8 +310,7 @@ BEGIN
                     DETAIL = pg_catalog.format('Available %s, change %s.', v_up.available, v_amount);
     END IF;
     IF p_source_type IS NOT NULL AND pg_catalog.char_length(p_source_type) NOT BETWEEN 1 AND 50 THEN
-        -- The insert below fails its check; a key committed while this call waited for the lock
-        -- returns that row instead (as the lookup after the lock always did).
+        -- The insert below would fail its check: a key committed meanwhile returns its row first.
         SELECT t.* INTO v_tx FROM gamification.point_transactions AS t
          WHERE t.organization_id = v_org AND t.idempotency_key = p_idempotency_key;
         IF FOUND THEN
@@ -332,8 +326,8 @@ BEGIN
     ON CONFLICT (organization_id, idempotency_key) DO NOTHING
     RETURNING t.* INTO v_tx;
     IF NOT FOUND THEN
-        -- The key was used concurrently (committed while this call waited for the lock, or for
-        -- another user or system): return that first row, change nothing.
+        -- The key was used concurrently (while this call waited for the lock, or for another
+        -- user or system): return that first row, change nothing.
         SELECT t.* INTO STRICT v_tx FROM gamification.point_transactions AS t
          WHERE t.organization_id = v_org AND t.idempotency_key = p_idempotency_key;
         RETURN v_tx;
@@ -360,4 +354,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gamification.apply_award(uuid, text, text, uuid, text, uuid, timestamptz, jsonb) IS
-'Internal (no permission check): award_points() without the caller check, also used by consume_learning_events(). p_occurred_at (NULL = now) dates the award (EL024 beyond backdate_skew() ahead or backdate_window() back); p_context (a JSON object, 22023 otherwise; course_id must be a UUID) is the event context for rule conditions and course boosts. Locks the user_points row (created if missing; P0002 for an unknown or deleted user, or without an active system), returns the existing ledger row for a known key, else applies the first active rule (oldest first) valid at the event time whose conditions hold and whose first_time_only (per source), cooldown (both directions), max_per_day and max_per_period (local day/ISO week/month of users.timezone) allow it, times the effective multiplier (system multiplier times matching boosts, rounded to 3 decimals, in [0.001, 100]), rounded half away from zero, clipped to the daily cap of that local day; inserts the ledger row and updates the balances, level and streak (what post_transaction() does for an award) in one body since V0134. NULL when nothing is awarded (no ledger row). Keys starting with expire: are reserved (22023).';
+'Internal (no permission check): award_points() without the caller check, also used by consume_learning_events(). p_occurred_at (NULL = now) dates the award (EL024 beyond backdate_skew() ahead or backdate_window() back); p_context (a JSON object, 22023 otherwise; course_id must be a UUID) is the event context for rule conditions and course boosts. Locks the user_points row (created if missing; P0002 for an unknown or deleted user, or without an active system), returns the existing ledger row for a known key, else applies the first active rule (oldest first) valid at the event time whose conditions hold and whose first_time_only (per source), cooldown (both directions), max_per_day and max_per_period (local day/ISO week/month of users.timezone) allow it, times the effective multiplier (system multiplier times matching boosts, rounded to 3 decimals, in [0.001, 100]), rounded half away from zero, clipped to the daily cap of that local day; inserts the ledger row, updates balances, level and streak (post_transaction() inlined, V0134). NULL when nothing is awarded (no ledger row). Keys starting with expire: are reserved (22023).';
