@@ -71,8 +71,8 @@ SECURITY DEFINER
 SET search_path = user_management, pg_temp
 AS $$
 DECLARE
-    v_org uuid := app.current_organization_id();
     v_user_id uuid := app.current_user_id();
+    v_org uuid := app.current_organization_id();
     v_granted boolean;
 BEGIN
     -- require_acting_user() and has_permission() in one statement: the same checks, the same errors.
