@@ -1,0 +1,17 @@
+-- squawk-disable-assume-in-transaction
+-- =============================================================================
+-- V0132__drop_redundant_point_transactions_index
+-- Purpose:       idx_point_transactions_organization_id_point_system_id (V0080)
+--                is a prefix of idx_point_transactions_point_system_id_occurred_at
+--                (V0095: organization_id, point_system_id, occurred_at), which
+--                serves the same lookups and the composite FK
+--                fk_point_transactions_point_system_id; keeping both costs one
+--                more index insert in every award, spend and adjustment.
+-- Concern:       one superseded index.
+-- Transactional: NO (executeInTransaction=false in the .sql.conf beside it):
+--                CONCURRENTLY cannot run in a transaction.
+-- Runs as:       the connecting migrator; a member of the owner role may drop
+--                the owner's indexes. If it fails, repair and migrate again.
+-- =============================================================================
+-- squawk-ignore prefer-robust-stmts
+DROP INDEX CONCURRENTLY gamification.idx_point_transactions_organization_id_point_system_id;
