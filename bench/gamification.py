@@ -45,7 +45,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import ARGON2, migrated_server
+from harness import ARGON2, loop_body_ms, migrated_server
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "pgbench"
@@ -225,19 +225,7 @@ def profile(conn: psycopg.Connection, v: dict[str, str], top: int) -> None:
 
 def exec_loop_ms(conn: psycopg.Connection, statement: str, loops: int) -> float:
     """Like harness.loop_ms() for any statement (DML too): EXECUTE in a PL/pgSQL loop, results dropped."""
-    conn.execute(f"""
-        DO $bench$
-        DECLARE t0 timestamptz;
-        BEGIN
-            t0 := clock_timestamp();
-            FOR i IN 1..{loops} LOOP
-                EXECUTE $q${statement}$q$;
-            END LOOP;
-            PERFORM set_config('bench.ms', (extract(epoch from clock_timestamp() - t0) * 1000 / {loops})::text, true);
-        END $bench$;""")
-    row = conn.execute("select current_setting('bench.ms')::float8").fetchone()
-    assert row is not None
-    return float(row[0])
+    return loop_body_ms(conn, f"EXECUTE $q${statement}$q$;", loops)
 
 
 def in_server(conn: psycopg.Connection, roles: dict[str, str], v: dict[str, str], loops: int) -> None:

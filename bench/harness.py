@@ -55,19 +55,24 @@ def migrated_server() -> Iterator[tuple[Cluster, dict[str, str]]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def loop_ms(conn: psycopg.Connection, query: str, loops: int) -> float:
-    """Average milliseconds per execution of ``query``, run ``loops`` times inside one DO block
-    (so client round trips do not blur the number)."""
+def loop_body_ms(conn: psycopg.Connection, body: str, loops: int) -> float:
+    """Average milliseconds per run of the PL/pgSQL statement ``body``, run ``loops`` times inside one
+    DO block (so client round trips do not blur the number)."""
     conn.execute(f"""
         DO $bench$
         DECLARE t0 timestamptz; r record;
         BEGIN
             t0 := clock_timestamp();
             FOR i IN 1..{loops} LOOP
-                FOR r IN EXECUTE $q${query}$q$ LOOP END LOOP;
+                {body}
             END LOOP;
             PERFORM set_config('bench.ms', (extract(epoch from clock_timestamp() - t0) * 1000 / {loops})::text, true);
         END $bench$;""")
     row = conn.execute("select current_setting('bench.ms')::float8").fetchone()
     assert row is not None
     return float(row[0])
+
+
+def loop_ms(conn: psycopg.Connection, query: str, loops: int) -> float:
+    """Average milliseconds per execution of ``query``, planned every time (EXECUTE), rows fetched."""
+    return loop_body_ms(conn, f"FOR r IN EXECUTE $q${query}$q$ LOOP END LOOP;", loops)

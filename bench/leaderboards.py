@@ -26,26 +26,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import ARGON2, loop_ms, migrated_server
+from harness import ARGON2, loop_body_ms, loop_ms, migrated_server
 
 
 def loop_static_ms(conn: psycopg.Connection, query: str, loops: int) -> float:
     """Like harness.loop_ms, but the query is static SQL in the PL/pgSQL block, so its plan is prepared
     once and reused (as a driver's prepared statement would): execution cost without planning."""
-    conn.execute(f"""
-        DO $bench$
-        DECLARE t0 timestamptz;
-        BEGIN
-            PERFORM * FROM ({query}) AS warm;
-            t0 := clock_timestamp();
-            FOR i IN 1..{loops} LOOP
-                PERFORM * FROM ({query}) AS q;
-            END LOOP;
-            PERFORM set_config('bench.ms', (extract(epoch from clock_timestamp() - t0) * 1000 / {loops})::text, true);
-        END $bench$;""")
-    row = conn.execute("select current_setting('bench.ms')::float8").fetchone()
-    assert row is not None
-    return float(row[0])
+    return loop_body_ms(conn, f"PERFORM * FROM ({query}) AS q;", loops)
 
 
 def timed(conn: psycopg.Connection, query: str, params: Any = ()) -> tuple[float, Any]:
