@@ -19,6 +19,19 @@ def local_date(at: dt.datetime, zone: str) -> dt.date:
     return at.astimezone(zoneinfo.ZoneInfo(zone)).date()
 
 
+def py_next_streak(prev: dt.date | None, streak: int, new: dt.date) -> int:
+    """The documented streak rule (gamification.next_streak), for the models."""
+    if prev is None or streak == 0:
+        return 1
+    if new == prev:
+        return streak
+    if new == prev + dt.timedelta(days=1):
+        return streak + 1
+    if new < prev:
+        return streak
+    return 1
+
+
 def streaks(dates: Sequence[dt.date]) -> tuple[int, int, dt.date | None]:
     """(current, longest, last) streak for award local dates in the order the awards were applied.
 

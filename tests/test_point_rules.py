@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from .conftest import PgServer
+from .gamification_model import py_next_streak
 from .identity_support import Tenant, add_user, create_tenant, run, run_concurrently
 
 AWARD = "select id, amount, kind, balance_after from gamification.award_points(%s, %s, %s, %s, %s)"
@@ -143,18 +144,6 @@ def test_concurrent_consumers_award_assessment_events_once(g: Game) -> None:
 
 
 # -- step 2: back-dated awards ---------------------------------------------------------------------------
-
-def py_next_streak(prev: dt.date | None, streak: int, new: dt.date) -> int:
-    """The documented streak rule (gamification.next_streak), for the models."""
-    if prev is None or streak == 0:
-        return 1
-    if new == prev:
-        return streak
-    if new == prev + dt.timedelta(days=1):
-        return streak + 1
-    if new < prev:
-        return streak
-    return 1
 
 
 def test_award_time_bounds(g: Game) -> None:

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from .gamification_model import py_next_streak
 from .conftest import PgServer
 from .identity_support import Tenant, add_user, create_tenant, run, run_concurrently
 
@@ -76,16 +77,6 @@ def g(pg: PgServer, db: str) -> Iterator[Game]:
     game.su.close()
 
 
-def py_next_streak(prev: dt.date | None, streak: int, new: dt.date) -> int:
-    if prev is None or streak == 0:
-        return 1
-    if new == prev:
-        return streak
-    if new == prev + dt.timedelta(days=1):
-        return streak + 1
-    if new < prev:
-        return streak
-    return 1
 
 
 def check_invariants(g: Game, user: uuid.UUID) -> dict[str, Any]:
