@@ -192,6 +192,17 @@ def conn(pg: PgServer, shared_db: str) -> Iterator[psycopg.Connection]:
         c.close()
 
 
+@pytest.fixture(scope="module")
+def module_conn(pg: PgServer, template_db: str) -> Iterator[psycopg.Connection]:
+    """A clone of the template for one test module and a connection to it (autocommit off): tests
+    work inside rolled-back transactions (``conn.transaction(force_rollback=True)``)."""
+    name = pg.create_db("mod", template=template_db)
+    c = pg.connect(name, autocommit=False)
+    yield c
+    c.close()
+    pg.drop_db(name)
+
+
 @pytest.fixture(scope="session")
 def tenant_db(pg: PgServer, template_db: str) -> Iterator[tuple[str, list]]:
     """A clone with three organizations (create_organization) and a row in every tenant table.

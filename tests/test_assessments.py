@@ -19,24 +19,10 @@ INSERT = ("insert into assessment.assessments (organization_id, course_id, title
           " returning id")
 
 
-@pytest.fixture(scope="module")
-def sdb(pg: PgServer, template_db: str) -> Iterator[str]:
-    name = pg.create_db("asm", template=template_db)
-    yield name
-    pg.drop_db(name)
-
-
-@pytest.fixture(scope="module")
-def sconn(pg: PgServer, sdb: str) -> Iterator[psycopg.Connection]:
-    c = pg.connect(sdb, autocommit=False)
-    yield c
-    c.close()
-
-
 @pytest.fixture
-def lab(sconn: psycopg.Connection, pg: PgServer) -> Iterator[Lab]:
-    with sconn.transaction(force_rollback=True):
-        yield Lab(sconn, pg, "asm")
+def lab(module_conn: psycopg.Connection, pg: PgServer) -> Iterator[Lab]:
+    with module_conn.transaction(force_rollback=True):
+        yield Lab(module_conn, pg, "asm")
 
 
 def insert(lab: Lab, who: str, **cols: Any) -> Any:
@@ -72,7 +58,7 @@ ranges = st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integer
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(valid=ranges, junk=st.sampled_from([None, "10.0.0.300/8", "x", "1.2.3.4/40", 7]))
-def test_security_settings_validator_agrees_with_python(sconn: psycopg.Connection, valid: list[tuple[int, int, int]],
+def test_security_settings_validator_agrees_with_python(module_conn: psycopg.Connection, valid: list[tuple[int, int, int]],
                                                         junk: Any) -> None:
     import ipaddress
     items: list[Any] = [f"{a}.{b}.0.0/{n}" for a, b, n in valid]
@@ -88,9 +74,9 @@ def test_security_settings_validator_agrees_with_python(sconn: psycopg.Connectio
         except ValueError:
             return False
     expected = all(ok(v) for v in items)
-    got = sconn.execute("select assessment.is_valid_security_settings(%s)",
+    got = module_conn.execute("select assessment.is_valid_security_settings(%s)",
                         (Jsonb({"allowed_ip_ranges": items}),)).fetchone()
-    sconn.rollback()
+    module_conn.rollback()
     assert got == (expected,), items
 
 

@@ -25,24 +25,10 @@ from .course_support import add_person, scoped_grant
 from .identity_support import run, run_concurrently
 
 
-@pytest.fixture(scope="module")
-def adb(pg: PgServer, template_db: str) -> Iterator[str]:
-    name = pg.create_db("att", template=template_db)
-    yield name
-    pg.drop_db(name)
-
-
-@pytest.fixture(scope="module")
-def aconn(pg: PgServer, adb: str) -> Iterator[psycopg.Connection]:
-    c = pg.connect(adb, autocommit=False)
-    yield c
-    c.close()
-
-
 @pytest.fixture
-def lab(aconn: psycopg.Connection, pg: PgServer) -> Iterator[Lab]:
-    with aconn.transaction(force_rollback=True):
-        yield Lab(aconn, pg, "att")
+def lab(module_conn: psycopg.Connection, pg: PgServer) -> Iterator[Lab]:
+    with module_conn.transaction(force_rollback=True):
+        yield Lab(module_conn, pg, "att")
 
 
 def test_start_resume_save_submit_and_auto_grade(lab: Lab) -> None:
@@ -333,13 +319,13 @@ POINTS = [Decimal("1"), Decimal("2"), Decimal("2.5")]
        passing=st.one_of(st.none(), st.integers(0, 100)),
        attempts=st.lists(st.tuples(st.lists(st.booleans(), min_size=3, max_size=3), st.booleans()),
                          min_size=1, max_size=4))
-def test_final_grade_follows_the_grading_method(aconn: psycopg.Connection, pg: PgServer, method: str,
+def test_final_grade_follows_the_grading_method(module_conn: psycopg.Connection, pg: PgServer, method: str,
                                                 passing: int | None,
                                                 attempts: list[tuple[list[bool], bool]]) -> None:
     """Attempt score = sum of response scores within [0, max]; the final grade is the grading method over
     the graded attempts (abandoned ones excluded); passed against the passing score; one event at most."""
-    with aconn.transaction(force_rollback=True):
-        lab = Lab(aconn, pg, "prop")
+    with module_conn.transaction(force_rollback=True):
+        lab = Lab(module_conn, pg, "prop")
         questions = [lab.question(points=p) for p in POINTS]
         aid = lab.assessment(questions, grading_method=method, passing_score_percent=passing)
         graded: list[tuple[int, Decimal]] = []
