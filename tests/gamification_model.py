@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from typing import Iterable, Sequence
+from typing import Iterable
 
 UTC = dt.timezone.utc
 
@@ -20,7 +20,9 @@ def local_date(at: dt.datetime, zone: str) -> dt.date:
 
 
 def py_next_streak(prev: dt.date | None, streak: int, new: dt.date) -> int:
-    """The documented streak rule (gamification.next_streak), for the models."""
+    """The in-order step of the streak rule (gamification.next_streak), for the models: the next date
+    extends, the same date keeps, a gap resets to 1; an earlier date keeps (the functions never take this
+    step for an earlier date since V0137: they recompute, see ``streaks``)."""
     if prev is None or streak == 0:
         return 1
     if new == prev:
@@ -32,28 +34,24 @@ def py_next_streak(prev: dt.date | None, streak: int, new: dt.date) -> int:
     return 1
 
 
-def streaks(dates: Sequence[dt.date]) -> tuple[int, int, dt.date | None]:
-    """(current, longest, last) streak for award local dates in the order the awards were applied.
+def streaks(dates: Iterable[dt.date]) -> tuple[int, int, dt.date | None]:
+    """(current, longest, last) streak for award local dates, in any order (V0137).
 
-    A date counts when it is not before an earlier award's date (an award dated before the last active
-    day, e.g. after moving west or a late back-dated award, neither extends nor breaks a run: the
-    documented rule of gamification.next_streak). Among the counted dates a run is a maximal sequence of
-    consecutive calendar dates; current = the run ending at the last counted date, longest = the longest
-    run. Nothing else (hours between awards, DST, time zone changes) plays a part.
+    Every date counts, whatever order the awards were applied in (a late, back-dated award fills a gap
+    or joins two runs). A run is a maximal sequence of consecutive calendar dates among the distinct
+    dates; current = the length of the run ending at the latest date, longest = the longest run, last =
+    the latest date; (0, 0, None) without dates. Nothing else (hours between awards, DST, time zone
+    changes) plays a part.
     """
-    counted: list[dt.date] = []
-    for d in dates:
-        if not counted or d >= counted[-1]:
-            counted.append(d)
     runs: list[int] = []
     prev: dt.date | None = None
-    for d in sorted(set(counted)):
+    for d in sorted(set(dates)):
         if prev is not None and d == prev + dt.timedelta(days=1):
             runs[-1] += 1
         else:
             runs.append(1)
         prev = d
-    return (runs[-1] if runs else 0, max(runs, default=0), counted[-1] if counted else None)
+    return (runs[-1] if runs else 0, max(runs, default=0), prev)
 
 
 def expirable(rows: Iterable[tuple[int, dt.datetime]], cutoff: dt.datetime) -> int:

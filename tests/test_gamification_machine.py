@@ -13,9 +13,10 @@ cancel_redemption / fulfil_redemption by the learner or staff; replays of earlie
 Time. The machine keeps a simulated clock that starts up to 28 days back (award_points accepts
 p_occurred_at up to gamification.backdate_window() = 30 days back), often shortly before a DST
 transition of one of the zones in use, and moves forward by rule (1 hour .. 2 days, never past the
-real now). Awards are dated at the clock (single ones, runs on consecutive days 20-30 hours apart, and
-late ones up to 30 hours before it: an outbox delivering late), so day changes, DST transitions and
-time zone changes are real, not simulated by editing user_points. Other writes (spend, adjust, redeem, refund, expire) are dated now by the server.
+real now). Awards are dated at the clock (single ones, runs on consecutive days 20-30 hours apart,
+late ones up to 30 hours before it: an outbox delivering late, and back-filled ones 1-5 days before it:
+often on a date before the learner's last active date, filling a gap or joining two runs), so day
+changes, DST transitions and time zone changes are real, not simulated by editing user_points. Other writes (spend, adjust, redeem, refund, expire) are dated now by the server.
 
 The Python model (tests/gamification_model.py; local dates from zoneinfo, not from SQL) predicts every
 outcome (amount or SQLSTATE), and after every step:
@@ -25,9 +26,10 @@ outcome (amount or SQLSTATE), and after every step:
   adjust), spent = the spends; balance_after chains in the order the calls were made;
 - level = highest level whose threshold <= lifetime;
 - streak: current/longest streak and last activity date are the runs of consecutive local dates
-  (users.timezone at award time) of the awards, by gamification_model.streaks(): DST and time zone
-  changes never break a run; an award on a date before the last active day (moved west, late award)
-  neither extends nor breaks one (next_streak's documented rule);
+  (users.timezone at award time) of all the awards, by gamification_model.streaks(): DST and time zone
+  changes never break a run, and an award on a date before the last active day (moved west, late or
+  back-filled award) counts like any other: it fills a gap or joins two runs (V0137); each award row's
+  ledger local_date is the model's local date;
 - expiry: expire_points(cutoff) pages through the users with available > 0 in user id order and posts
   min(available, FIFO expirable) once per user and cutoff (gamification_model.expirable);
 - badges: a non-repeatable badge is held at most once (live awards), held iff its criterion is met by
@@ -303,8 +305,18 @@ class GamificationMachine(RuleBasedStateMachine):
         awards = [r.at for r in user.rows if r.kind == "award" and r.at is not None]
         if awards and gm.utc_offsets_change(user.zone, min(awards[-1], at), max(awards[-1], at)):
             self.seen["award across a DST transition"] += 1
+        day = gm.local_date(at, user.zone)
+        stored = self.s.su.execute("select local_date from gamification.point_transactions"
+                                   " where organization_id = %s and id = %s", (self.s.t.id, row[0])).fetchone()
+        assert stored == (day,), (stored, day, user.zone)
+        last = user.streaks[2]
+        if last is not None and day < last:
+            self.seen["award dated before the last active date"] += 1
+            one = dt.timedelta(days=1)
+            if day not in user.dates and day - one in user.dates and day + one in user.dates:
+                self.seen["late award joins two runs"] += 1
         user.rows.append(Row(row[0], POINTS[event], "award", at))
-        user.dates.append(gm.local_date(at, user.zone))
+        user.dates.append(day)
         if user.streaks[0] >= 3:
             self.seen["award extends a streak >= 3"] += 1
         self.calls.append(Call(AWARD_AT, params, None, row))
@@ -315,6 +327,13 @@ class GamificationMachine(RuleBasedStateMachine):
         """One award at the clock, or a late one (an outbox delivering hours late)."""
         self.seen["late award"] += bool(late)
         self.award_at(u, event, max(self.clock - dt.timedelta(hours=late), self.window_start))
+
+    @rule(u=st.integers(0, N_USERS - 1), event=st.sampled_from(sorted(POINTS)), days=st.integers(1, 5),
+          hours=st.integers(0, 23))
+    def award_backfill(self, u: int, event: str, days: int, hours: int) -> None:
+        """An award ``days`` days and ``hours`` hours before the clock (activity synced late, an outbox
+        delivering days late): usually dated before the learner's last active date."""
+        self.award_at(u, event, max(self.clock - dt.timedelta(days=days, hours=hours), self.window_start))
 
     @rule(u=st.integers(0, N_USERS - 1), event=st.sampled_from(sorted(POINTS)), days=st.integers(1, 4),
           gap=st.sampled_from([20, 23, 24, 25, 30]))

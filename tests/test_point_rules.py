@@ -5,8 +5,9 @@ source 'assignment_submission'; consume_learning_events() awards assessment_pass
 that event type, exactly once, also with several consumers at once.
 
 Step 2 (V0092): back-dated awards. award_points(..., p_occurred_at) dates the ledger row at the event; rule
-validity, cooldowns, per-day limits, the daily cap and the streak (local date in users.timezone) use that
-time; EL024 beyond backdate_skew() ahead or backdate_window() back; the consumer dates awards at the event.
+validity, cooldowns, per-day limits, the daily cap and the streak (local date in users.timezone, stored on
+the ledger row since V0136; an earlier date fills a gap since V0137) use that time; EL024 beyond
+backdate_skew() ahead or backdate_window() back; the consumer dates awards at the event.
 
 Step 3 (V0093): rule conditions, per-period caps, boosts and rounding, compared with RulesModel (the
 documented rules in Python) by a hypothesis property; the conditions validator against the vocabulary.
@@ -28,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from .conftest import PgServer
-from .gamification_model import py_next_streak
+from .gamification_model import streaks
 from .identity_support import Tenant, add_user, create_tenant, run, run_concurrently
 
 AWARD = "select id, amount, kind, balance_after from gamification.award_points(%s, %s, %s, %s, %s)"
@@ -207,24 +208,24 @@ def test_daily_cap_is_per_local_day_of_the_event(g: Game) -> None:
        zone=st.sampled_from(["UTC", "Pacific/Kiritimati", "America/New_York", "Asia/Kathmandu"]))
 def test_backdated_streaks_follow_the_local_dates(g: Game, offsets: list[int], zone: str) -> None:
     """Awards dated ``offsets`` hours ago, in the given (random) order, for a learner in ``zone``: the ledger
-    rows carry those times, and current/longest streak and last activity equal next_streak folded over the
-    local dates in call order (an earlier date keeps the streak, a later consecutive date extends it)."""
+    rows carry those times and their local dates, and current/longest streak and last activity equal the
+    runs of all the local dates so far (gamification_model.streaks, V0137: an earlier date counts too, it
+    fills a gap or joins two runs), after every award."""
     user = g.learner()
     g.su.execute("update user_management.users set timezone = %s where id = %s", (zone, user))
     now = g.su.execute("select now()").fetchone()[0]
-    prev: dt.date | None = None
-    streak = longest = 0
+    dates: list[dt.date] = []
     for i, hours in enumerate(offsets):
         at = now - dt.timedelta(hours=hours, minutes=1)
         out = g.run(AWARD_AT, (user, "lesson_completed", None, None, f"s{i}-{user}", at))
         assert out.ok and out.rows[0][1] == 10
         local = g.su.execute("select (%s::timestamptz at time zone %s)::date", (at, zone)).fetchone()[0]
-        streak = py_next_streak(prev, streak, local)
-        longest = max(longest, streak)
-        prev = local if prev is None else max(prev, local)
-    row = g.su.execute("select current_streak, longest_streak, last_activity_local_date, available"
-                       " from gamification.user_points where user_id = %s", (user,)).fetchone()
-    assert row == (streak, longest, prev, 10 * len(offsets))
+        assert g.su.execute("select local_date from gamification.point_transactions where id = %s",
+                            (out.rows[0][0],)).fetchone() == (local,)
+        dates.append(local)
+        row = g.su.execute("select current_streak, longest_streak, last_activity_local_date, available"
+                           " from gamification.user_points where user_id = %s", (user,)).fetchone()
+        assert row == (*streaks(dates), 10 * len(dates)), dates
 
 
 def test_consumer_dates_awards_at_the_event(g: Game) -> None:

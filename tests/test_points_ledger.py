@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from .gamification_model import py_next_streak
+from .gamification_model import py_next_streak, streaks
 from .conftest import PgServer
 from .identity_support import Tenant, add_user, create_tenant, run, run_concurrently
 
@@ -117,11 +117,15 @@ def test_balances_always_equal_the_ledger(g: Game, ops: list[tuple[str, Any]]) -
     """Random award/spend/adjust/replay/day-change/time-zone-change sequences for one learner, the owner as
     staff actor: after every step user_points equals the ledger (see module docstring), available >= 0 (a
     spend or negative adjustment beyond it fails with EL020 and changes nothing), replays return the first row
-    and change nothing, and the streak follows next_streak over the learner's local dates."""
+    and change nothing, and the streak follows next_streak over the learner's local dates; a local date
+    before the last active one (time zone moved west) recomputes it from the ledger's local dates (V0137:
+    the runs of all dates, longest never lowered). "day" moves only the stored last activity back
+    (simulated elapsed time), so there the ledger's real dates and the stored date differ on purpose."""
     user = g.learner()
     done: list[tuple[str, tuple[Any, ...], tuple[Any, ...]]] = []  # (query, params, first result)
     prev: dt.date | None = None
     streak = longest = 0
+    dates: list[dt.date] = []  # the local dates on the ledger's award rows
     for n, (op, arg) in enumerate(ops):
         before = g.balances(user)
         key = f"k{n}-{secrets.token_hex(4)}"
@@ -132,8 +136,15 @@ def test_balances_always_equal_the_ledger(g: Game, ops: list[tuple[str, Any]]) -
             done.append((AWARD, params, out.rows[0]))
             zone = g.su.execute("select timezone from user_management.users where id = %s", (user,)).fetchone()[0]
             today = g.su.execute("select (now() at time zone %s)::date", (zone,)).fetchone()[0]
-            streak = py_next_streak(prev, streak, today)
-            longest = max(longest, streak)
+            assert g.su.execute("select local_date from gamification.point_transactions where id = %s",
+                                (out.rows[0][0],)).fetchone() == (today,)
+            dates.append(today)
+            if prev is not None and today < prev:
+                recomputed = streaks(dates)
+                streak, longest = recomputed[0], max(longest, recomputed[1])
+            else:
+                streak = py_next_streak(prev, streak, today)
+                longest = max(longest, streak)
             prev = today if prev is None else max(prev, today)
         elif op in ("spend", "adjust"):
             query = SPEND if op == "spend" else ADJUST
