@@ -14,9 +14,11 @@ Time. The machine keeps a simulated clock that starts up to 28 days back (award_
 p_occurred_at up to gamification.backdate_window() = 30 days back), often shortly before a DST
 transition of one of the zones in use, and moves forward by rule (1 hour .. 2 days, never past the
 real now). Awards are dated at the clock (single ones, runs on consecutive days 20-30 hours apart,
-late ones up to 30 hours before it: an outbox delivering late, and back-filled ones 1-5 days before it:
-often on a date before the learner's last active date, filling a gap or joining two runs), so day
-changes, DST transitions and time zone changes are real, not simulated by editing user_points. Other writes (spend, adjust, redeem, refund, expire) are dated now by the server.
+late ones up to 30 hours before it: an outbox delivering late, back-filled ones 1-5 days before it,
+often on a date before the learner's last active date, and ones on a missing day between two active
+days, narrowing a gap or joining two runs), so day changes, DST transitions and time zone changes are
+real, not simulated by editing user_points. Other writes (spend, adjust, redeem, refund, expire) are
+dated now by the server.
 
 The Python model (tests/gamification_model.py; local dates from zoneinfo, not from SQL) predicts every
 outcome (amount or SQLSTATE), and after every step:
@@ -49,6 +51,7 @@ import datetime as dt
 import os
 import secrets
 import uuid
+import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,6 +337,22 @@ class GamificationMachine(RuleBasedStateMachine):
         """An award ``days`` days and ``hours`` hours before the clock (activity synced late, an outbox
         delivering days late): usually dated before the learner's last active date."""
         self.award_at(u, event, max(self.clock - dt.timedelta(days=days, hours=hours), self.window_start))
+
+    @rule(u=st.integers(0, N_USERS - 1), event=st.sampled_from(sorted(POINTS)))
+    def fill_gap(self, u: int, event: str) -> None:
+        """A late award at local noon (the learner's current zone, not after the clock) of the latest
+        missing day between two active days: it narrows a gap, or joins two runs (day 3 after 1, 2, 4, 5)."""
+        user = self.users[u]
+        if not user.dates:
+            return
+        have, one = set(user.dates), dt.timedelta(days=1)
+        day = max(have) - one
+        while day > min(have):
+            at = dt.datetime(day.year, day.month, day.day, 12, tzinfo=zoneinfo.ZoneInfo(user.zone))
+            if day not in have and self.window_start <= at <= self.clock:
+                self.award_at(u, event, at)
+                return
+            day -= one
 
     @rule(u=st.integers(0, N_USERS - 1), event=st.sampled_from(sorted(POINTS)), days=st.integers(1, 4),
           gap=st.sampled_from([20, 23, 24, 25, 30]))
