@@ -230,7 +230,7 @@ GRANT SELECT ON TABLE course_management.learning_path_enrollments TO ${readonly_
 
 -- gamification.point_systems
 REVOKE ALL ON TABLE gamification.point_systems FROM PUBLIC, ${app_role}, ${readonly_role}, ${maintenance_role};
-GRANT SELECT, INSERT (organization_id, id, name, unit, is_default, daily_cap, active, multipliers), UPDATE (name, unit, is_default, daily_cap, active, multipliers), DELETE ON TABLE gamification.point_systems TO ${app_role};
+GRANT SELECT, INSERT (organization_id, id, name, unit, is_default, base_points, daily_cap, active, multipliers), UPDATE (name, unit, is_default, base_points, daily_cap, active, multipliers), DELETE ON TABLE gamification.point_systems TO ${app_role};
 GRANT SELECT ON TABLE gamification.point_systems TO ${readonly_role};
 
 -- gamification.point_rules
