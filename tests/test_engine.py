@@ -119,6 +119,21 @@ def test_error_line_points_into_multiline_statement(pg: PgServer, empty_db: str,
     assert exc.value.line == 5
 
 
+def test_a_broken_last_statement_is_reported_not_skipped(pg: PgServer, empty_db: str, tmp_path: Path) -> None:
+    """A stray quote leaves a parenthesis outside the literal: the scanner-only split found no end for
+    the statement and the tail of the script was silently dropped (the script 'applied' without it)."""
+    write(tmp_path, "V1__tail.sql",
+          "create table t (id int);\n"
+          "comment on table t is 'the rule's points (NULL = the system's base points)';\n"
+          "create table after_the_comment (id int);\n")
+    with Engine(pg.config(empty_db, locations=[tmp_path], schemas="public")) as e:
+        with pytest.raises(MigrationFailed) as exc:
+            e.migrate()
+    assert exc.value.sqlstate == "42601" and exc.value.script == "V1__tail.sql" and exc.value.line == 2
+    assert tables(pg, empty_db) == {"flyway_schema_history"}
+    assert history_rows(pg, empty_db) == []
+
+
 def test_migrate_twice_is_a_no_op(pg: PgServer, empty_db: str, tmp_path: Path) -> None:
     write(tmp_path, "V1__a.sql", "create table a (id int);")
     write(tmp_path, "R__v.sql", "create or replace view v as select 1 as x;")

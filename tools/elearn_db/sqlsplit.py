@@ -37,12 +37,33 @@ def split_statements(text: str, script: str = "<script>") -> list[Statement]:
         except ParseError as exc:
             raise ResolveError(f"{script}: cannot split into statements: {exc}") from exc
     out = []
-    for sl in slices:
-        stmt = text[sl]
+    for start, stop in _with_leftovers(text, [(sl.start, sl.stop) for sl in slices]):
+        stmt = text[start:stop]
         if not stmt.strip():
             continue
-        line = text.count("\n", 0, sl.start) + text.count("\r", 0, sl.start) - text.count("\r\n", 0, sl.start) + 1
+        line = text.count("\n", 0, start) + text.count("\r", 0, start) - text.count("\r\n", 0, start) + 1
         out.append(Statement(stmt, line, _can_run_in_transaction(stmt)))
+    return out
+
+
+# What may stand between statements: blanks, semicolons, -- and /* */ comments (not nested here).
+_BETWEEN_RE = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
+
+
+def _with_leftovers(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` plus every stretch of ``text`` between or after them that is more than blanks,
+    semicolons and comments. The scanner-only split drops such text (e.g. after an unbalanced
+    parenthesis in a broken statement); sent as a statement of its own, the server reports its
+    syntax error with the position instead of the script being applied without it."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for start, stop in [*spans, (len(text), len(text))]:
+        gap = _BETWEEN_RE.match(text, pos, start)
+        if gap is not None and gap.end() < start:
+            out.append((gap.end(), start))
+        if stop > start:
+            out.append((start, stop))
+        pos = max(pos, stop)
     return out
 
 
