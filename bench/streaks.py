@@ -9,7 +9,7 @@ as the app role (staff actor), a PL/pgSQL loop of ``--loops`` award_points() cal
   out of order   dated 2 days back (before the last active date): recompute_streak() over the history
 
 and the in-order loop again with V0134's apply_award() body swapped in (CREATE OR REPLACE from the
-migration file, then V0137's back), alternating ``--repeat`` times; medians. The ratio V0137/V0134 in
+migration file, then the current body back: the newest migration defining it, V0137 or later), alternating ``--repeat`` times; medians. The ratio V0137/V0134 in
 order is what the common path pays for writing local_date (should be ~1.00).
 
     .venv/bin/python bench/streaks.py
@@ -89,15 +89,19 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     old = function_text(ROOT / "migrations" / "V0134__flatten_award_points.sql", "gamification.apply_award")
-    new = function_text(ROOT / "migrations" / "V0137__streaks_from_local_dates.sql", "gamification.apply_award")
+    # The current body: the newest migration defining apply_award() (V0137 or later, e.g. V0139).
+    latest = [f for f in sorted((ROOT / "migrations").glob("V*.sql"))
+              if "FUNCTION gamification.apply_award(" in f.read_text(encoding="utf-8")][-1]
+    new = function_text(latest, "gamification.apply_award")
+    label = latest.name.split("__")[0]
     with migrated_server() as (cluster, roles):
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
             org, actor, _, users = setup(conn, args.histories)
             print(f"PostgreSQL {version}; ms per award_points() call, PL/pgSQL loop of {args.loops}, median of"
                   f" {args.repeat}")
-            print(f"{'history rows':>12} {'V0134 in order':>15} {'V0137 in order':>15} {'ratio':>6}"
-                  f" {'V0137 out of order':>19} {'out/in':>7}")
+            print(f"{'history rows':>12} {'V0134 in order':>15} {label + ' in order':>15} {'ratio':>6}"
+                  f" {label + ' out of order':>19} {'out/in':>7}")
             for h, user in users.items():
                 times: dict[str, list[float]] = {"old": [], "new": [], "ooo": []}
                 for _ in range(args.repeat):

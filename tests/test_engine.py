@@ -134,6 +134,15 @@ def test_a_broken_last_statement_is_reported_not_skipped(pg: PgServer, empty_db:
     assert history_rows(pg, empty_db) == []
 
 
+def test_a_byte_order_mark_does_not_swallow_the_first_statement(pg: PgServer, empty_db: str,
+                                                                 tmp_path: Path) -> None:
+    """The scanner read the BOM as part of the first word; that statement was dropped without a word."""
+    write(tmp_path, "V1__bom.sql", "\ufeffcreate table first_one (id int);\ncreate table second_one (id int);\n")
+    with Engine(pg.config(empty_db, locations=[tmp_path], schemas="public")) as e:
+        e.migrate()
+    assert tables(pg, empty_db) == {"first_one", "second_one", "flyway_schema_history"}
+
+
 def test_migrate_twice_is_a_no_op(pg: PgServer, empty_db: str, tmp_path: Path) -> None:
     write(tmp_path, "V1__a.sql", "create table a (id int);")
     write(tmp_path, "R__v.sql", "create or replace view v as select 1 as x;")

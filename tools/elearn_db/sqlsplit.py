@@ -27,6 +27,9 @@ class Statement:
 
 def split_statements(text: str, script: str = "<script>") -> list[Statement]:
     """Return the statements of ``text``; raise ResolveError if even the scanner cannot split it."""
+    if text.startswith("\ufeff"):
+        # A byte order mark is not SQL (Flyway drops it when reading a script): a blank keeps offsets.
+        text = " " + text[1:]
     try:
         slices = split(text, with_parser=True, only_slices=True)
     except ParseError:
