@@ -16,8 +16,8 @@
 SET LOCAL ROLE ${owner_role};
 SET LOCAL search_path = pg_catalog, pg_temp;
 
--- squawk-ignore prefer-bigint-over-int
 ALTER TABLE gamification.point_systems
+-- squawk-ignore prefer-bigint-over-int
 ADD COLUMN base_points integer NOT NULL DEFAULT 10
 CONSTRAINT ck_point_systems_base_points CHECK (base_points > 0 AND base_points <= 1000000);
 
@@ -26,7 +26,10 @@ COMMENT ON COLUMN gamification.point_systems.base_points IS
 COMMENT ON CONSTRAINT ck_point_systems_base_points ON gamification.point_systems IS
 'Base points are 1..1000000, the range of point_rules.points.';
 
+-- NULL points are read as the system's base points by V0139 (same migrate run); a rule with NULL
+-- points under V0138 alone awards nothing (the ledger's NOT NULL amount refuses the insert, 23502).
 ALTER TABLE gamification.point_rules
+-- squawk-ignore ban-drop-not-null
 ALTER COLUMN points DROP NOT NULL;
 
 COMMENT ON COLUMN gamification.point_rules.points IS

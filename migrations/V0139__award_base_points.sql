@@ -315,5 +315,6 @@ END
 $$;
 COMMENT ON FUNCTION gamification.apply_award(uuid, text, text, uuid, text, uuid, timestamptz, jsonb) IS
 'Internal (no permission check): award_points() without the caller check, also used by consume_learning_events(). p_occurred_at (NULL = now) dates the award (EL024 beyond backdate_skew() ahead or backdate_window() back); p_context (a JSON object, 22023 otherwise; course_id must be a UUID) is the event context for rule conditions and course boosts. Locks the user_points row (created if missing; P0002 for an unknown or deleted user, or without an active system), returns the existing ledger row for a known key, else applies the first active rule (oldest first) valid at the event time whose conditions hold and whose first_time_only (per source), cooldown (both directions), max_per_day and max_per_period (local day/ISO week/month of users.timezone) allow it, times the effective multiplier (system multiplier times matching boosts, rounded to 3 decimals, in [0.001, 100]), times the rule''s points (NULL = the system''s base_points, V0139), rounded half away from zero, clipped to the daily cap of that local day; inserts the ledger row with its local date (local_date), updates balances, level and streak (post_transaction() inlined, V0134; streak as in post_transaction(): next_streak() in order, recompute_streak() for a date before last_activity_local_date, V0137). NULL when nothing is awarded (no ledger row). Keys starting with expire: are reserved (22023).';
-REVOKE ALL ON FUNCTION gamification.apply_award(uuid, text, text, uuid, text, uuid, timestamptz, jsonb) FROM PUBLIC;
-
+REVOKE ALL ON FUNCTION gamification.apply_award(
+    uuid, text, text, uuid, text, uuid, timestamptz, jsonb
+) FROM PUBLIC;
