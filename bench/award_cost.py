@@ -45,7 +45,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from gamification import AFTER_RESTART, DURABLE, SCRIPTS, USER_ID, pgbench, pgbench_path, server_settings, setup
+from gamification import SCRIPTS, USER_ID, make_durable, pgbench, pgbench_path, setup
 from harness import migrated_server
 
 TABLE_STEPS = ("bare", "checks", "fks", "rls", "triggers")
@@ -209,10 +209,7 @@ def main() -> int:
     args = ap.parse_args()
 
     with migrated_server() as (cluster, roles):
-        with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
-            server_settings(conn, cluster, DURABLE, restart=True)
-        with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
-            server_settings(conn, cluster, AFTER_RESTART, restart=False)
+        make_durable(cluster)
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             t0 = time.monotonic()
             v = setup(conn, roles, args.users, 1)

