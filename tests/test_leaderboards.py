@@ -170,13 +170,14 @@ def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, 
                                       rows: list[tuple[int, str, int, int]], streaks: list[tuple[int, int]],
                                       opted: set[int], deleted: set[int], leave: list[int]) -> None:
     """Random ledgers (amounts chosen to tie often, back-dated across period boundaries), balances and
-    streaks for 8 users in several time zones, some opted out or deleted before the refresh: the cached
-    standings read by a learner (leaderboard_top, _rank, _around) equal the model (scores per board type
-    summed over the period computed with zoneinfo; the tie rule; score > 0; opted-out and deleted users
-    absent). Then up to 5 users leave (opt-out or soft deletion) one by one without a refresh: their
-    entries are only marked hidden, yet each time every query (top, each user's rank, around each user)
-    equals the model recomputed without them (no gap in places, ranks by the tie rule among the
-    visible users, ties among hidden and visible users included). Opting back in shows the user only
+    streaks for 8 users in several time zones, some opted out, deleted or suspended (odd indexes of
+    ``deleted``, V0140) before the refresh: the cached standings read by a learner (leaderboard_top,
+    _rank, _around) equal the model (scores per board type summed over the period computed with
+    zoneinfo; the tie rule; score > 0; opted-out, deleted and suspended users absent). Then up to 5
+    users leave (opt-out, soft deletion or suspension) one by one without a refresh: their entries are
+    only marked hidden, yet each time every query (top, each user's rank, around each user) equals the
+    model recomputed without them (no gap in places, ranks by the tie rule among the visible users,
+    ties among hidden and visible users included). Opting back in and unsuspension show the user only
     after the refresh, which also deletes the hidden rows."""
     if board_type == "streak":
         period = "all_time"
@@ -217,7 +218,10 @@ def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, 
     for i in opted:
         lg.ok("select gamification.set_leaderboard_opt_out(true)", who=users[i])
     for i in deleted:
-        lg.ok("update user_management.users set deleted_at = now() where id = %s", (users[i],))
+        if i % 2:
+            lg.ok("select user_management.suspend_user(%s, 'test')", (users[i],))
+        else:
+            lg.ok("update user_management.users set deleted_at = now() where id = %s", (users[i],))
     out = set(opted) | set(deleted)
     present = {u: s for u, s in scores.items() if users.index(u) not in out}
 
@@ -242,14 +246,18 @@ def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, 
              " where leaderboard_id = %s order by place"
     before = lg.su.execute(cached, (board,)).fetchall()
     left_opted: list[uuid.UUID] = []
+    left_suspended: list[uuid.UUID] = []
     n_left = 0
     for pick in leave:
         if not expected:
             break
         user = expected[pick % len(expected)][2]
-        if pick % 2:
+        if pick % 3 == 1:
             lg.ok("select gamification.set_leaderboard_opt_out(true)", who=user)
             left_opted.append(user)
+        elif pick % 3 == 2:
+            lg.ok("select user_management.suspend_user(%s, 'test')", (user,))
+            left_suspended.append(user)
         else:
             lg.ok("update user_management.users set deleted_at = now() where id = %s", (user,))
         present.pop(user)
@@ -260,13 +268,20 @@ def test_cached_ranks_equal_the_model(lg: League, board_type: str, period: str, 
                            " and hidden", (board,)).fetchone()[0]  # type: ignore[index]
     assert hidden == n_left  # one row per leaver
     assert lg.su.execute(cached, (board,)).fetchall() == before  # nobody renumbered
-    # Opting back in waits for the refresh; the refresh deletes the hidden rows and ranks afresh.
+    # Opting back in and unsuspension wait for the refresh; the refresh deletes the hidden rows and
+    # ranks afresh.
+    shown = expected
     if left_opted:
         back = left_opted[0]
         lg.ok("select gamification.set_leaderboard_opt_out(false)", who=back)
-        assert_board(lg, board, expected, users)
+        assert_board(lg, board, shown, users)
         present[back] = scores[back]
-        expected = standings(present, tie)
+    if left_suspended:
+        back = left_suspended[0]
+        lg.ok("select user_management.unsuspend_user(%s)", (back,))
+        assert_board(lg, board, shown, users)
+        present[back] = scores[back]
+    expected = standings(present, tie)
     lg.ok(REFRESH, (board,))
     assert_board(lg, board, expected, users)
     assert lg.su.execute("select count(*) from gamification.leaderboard_entries where leaderboard_id = %s"
