@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pglast
 from pglast import ast
-from pglast.parser import ParseError, split
+from pglast.parser import ParseError, scan, split
 
 from .errors import ResolveError
 
@@ -49,7 +49,7 @@ def split_statements(text: str, script: str = "<script>") -> list[Statement]:
     return out
 
 
-# What may stand between statements: blanks, semicolons, -- and /* */ comments (not nested here).
+# Leading blanks, semicolons and (unnested) comments of a leftover, skipped for its line number.
 _BETWEEN_RE = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
 
@@ -61,13 +61,21 @@ def _with_leftovers(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, 
     out: list[tuple[int, int]] = []
     pos = 0
     for start, stop in [*spans, (len(text), len(text))]:
-        gap = _BETWEEN_RE.match(text, pos, start)
-        if gap is not None and gap.end() < start:
-            out.append((gap.end(), start))
+        if pos < start and _has_tokens(text[pos:start]):
+            trivia = _BETWEEN_RE.match(text, pos, start)  # where the text starts, for the line number
+            out.append((trivia.end() if trivia is not None and trivia.end() < start else pos, start))
         if stop > start:
             out.append((start, stop))
         pos = max(pos, stop)
     return out
+
+
+def _has_tokens(gap: str) -> bool:
+    """Whether ``gap`` holds more than comments (nested ones too) and semicolons, by PostgreSQL's scanner."""
+    try:
+        return any(t.name not in ("SQL_COMMENT", "C_COMMENT", "ASCII_59") for t in scan(gap))
+    except ParseError:
+        return True  # e.g. an unterminated comment or quote: the server says what is wrong
 
 
 def _can_run_in_transaction(stmt: str) -> bool:
