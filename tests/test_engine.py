@@ -143,6 +143,16 @@ def test_a_byte_order_mark_does_not_swallow_the_first_statement(pg: PgServer, em
     assert tables(pg, empty_db) == {"first_one", "second_one", "flyway_schema_history"}
 
 
+def test_nested_comments_between_statements_are_not_statements(pg: PgServer, empty_db: str,
+                                                                tmp_path: Path) -> None:
+    write(tmp_path, "V1__nested.sql",
+          "create table a (id int);\n/* outer /* inner */ still the comment */ ;\n-- a line comment\n"
+          "create table b (id int);\n/* trailing /* nested */ */\n")
+    with Engine(pg.config(empty_db, locations=[tmp_path], schemas="public")) as e:
+        e.migrate()
+    assert tables(pg, empty_db) == {"a", "b", "flyway_schema_history"}
+
+
 def test_migrate_twice_is_a_no_op(pg: PgServer, empty_db: str, tmp_path: Path) -> None:
     write(tmp_path, "V1__a.sql", "create table a (id int);")
     write(tmp_path, "R__v.sql", "create or replace view v as select 1 as x;")
